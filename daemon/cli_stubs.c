@@ -1,5 +1,5 @@
-/* Commands not written yet. Each file daemon/cli_*.c that implements one
- * removes it from here. */
+/* Weak placeholders for commands this build does not have: a strong
+ * definition in another daemon/cli_*.c file replaces each. */
 #include "cli.h"
 
 static int not_yet(const char *name)
@@ -8,37 +8,37 @@ static int not_yet(const char *name)
     return CLI_FAIL;
 }
 
-int cli_check(int argc, char **argv)
+__attribute__((weak)) int cli_check(int argc, char **argv)
 {
     (void)argc, (void)argv;
     return not_yet("check");
 }
-int cli_explain(int argc, char **argv)
+__attribute__((weak)) int cli_explain(int argc, char **argv)
 {
     (void)argc, (void)argv;
     return not_yet("explain");
 }
-int cli_migrate(int argc, char **argv)
+__attribute__((weak)) int cli_migrate(int argc, char **argv)
 {
     (void)argc, (void)argv;
     return not_yet("migrate");
 }
-int cli_load(int argc, char **argv)
+__attribute__((weak)) int cli_load(int argc, char **argv)
 {
     (void)argc, (void)argv;
     return not_yet("load");
 }
-int cli_motion(int argc, char **argv)
+__attribute__((weak)) int cli_motion(int argc, char **argv)
 {
     (void)argc, (void)argv;
     return not_yet("motion");
 }
-int cli_diff(int argc, char **argv)
+__attribute__((weak)) int cli_diff(int argc, char **argv)
 {
     (void)argc, (void)argv;
     return not_yet("diff");
 }
-int cli_report(int argc, char **argv)
+__attribute__((weak)) int cli_report(int argc, char **argv)
 {
     (void)argc, (void)argv;
     return not_yet("report");
