@@ -314,7 +314,7 @@ static bool duration_node(struct ctx *c, const struct bt_ynode *n, const char *p
                           int64_t min_ms, int64_t *out)
 {
     bool ok = false;
-    int64_t v;
+    int64_t v = 0;
 
     if (n->type != BT_Y_SCALAR)
         problem(c, n, path, "must be a duration such as 250ms, 5s, 2m, 1h or 1d");
@@ -350,7 +350,7 @@ static void get_size(struct ctx *c, const struct sect *s, const char *key, uint6
 {
     const struct bt_ynode *n = value(s, key);
     const char *path;
-    uint64_t v;
+    uint64_t v = 0;
 
     if (!n)
         return;
