@@ -42,7 +42,9 @@ struct bt_match_result {
     size_t n_picks;
     const struct bt_play **matched; /* every play whose conditions held, ranked */
     size_t n_matched;
-    const struct bt_asset **skipped; /* assets of matched plays left out as already chosen */
+    /* assets of any matched play left out as already chosen, once each, in
+     * ranked order (also those below the plays that filled the picks) */
+    const struct bt_asset **skipped;
     size_t n_skipped;
 };
 
@@ -54,9 +56,18 @@ int bt_match(const struct bt_matcher *mt, const struct bt_fields *deal,
              struct bt_match_result *res) BT_MUST_CHECK;
 void bt_match_result_free(struct bt_match_result *res);
 
-/* Whether play P's conditions hold for DEAL; on false, *why (static or owned
- * by the motion) names the first condition that failed. For explain. */
+/* Whether play P's conditions hold for DEAL (1) or not (0). WHY_FIELD may
+ * be NULL; otherwise on 0 *why_field (owned by the motion) names the field
+ * of the first condition that failed. The reference semantics that
+ * bt_match's index must agree with: for explain and for checking the index. */
 int bt_play_holds(const struct bt_motion *m, const struct bt_play *p, const struct bt_fields *deal,
                   const char **why_field);
+
+/* The ranking order of plays: negative when A ranks before B (more
+ * conditions, then higher priority, then earlier in the file). */
+int bt_play_rank_cmp(const struct bt_play *a, const struct bt_play *b);
+
+/* "ok", "outcome", "no_stage", "unknown_stage": a static string. */
+const char *bt_match_status_name(enum bt_match_status st);
 
 #endif
