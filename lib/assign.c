@@ -24,8 +24,10 @@ static const char CLAIM_SQL[] =
 
 static const char INSERT_SQL[] =
     "INSERT INTO deliveries (source, deal_id, asset_id, motion_version, play_id, trigger, "
-    "  stage, competitor, rep_id, channel, target, status, token) "
-    "VALUES ($1, $2, $3, $4::bigint, $5, $6, $7, $8, $9, $10, $11, $12, $13) "
+    "  stage, competitor, rep_id, channel, target, status, token, asset_kind, asset_title, "
+    "  asset_url, deal_name) "
+    "VALUES ($1, $2, $3, $4::bigint, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, "
+    "  $17) "
     "ON CONFLICT (source, deal_id, asset_id) DO NOTHING RETURNING id";
 
 static const char DONE_SQL[] =
@@ -148,7 +150,8 @@ static void match_deal(struct bt_assign *a, PGresult *r, int row, struct bt_pg_b
 
         for (size_t i = 0; i < res.n_picks; i++) {
             char token[BT_TOKEN_LEN + 1];
-            const char *p[13];
+            const struct bt_asset *asset = res.picks[i].asset;
+            const char *p[17];
 
             if (bt_track_token(token) < 0)
                 bt_fatal("assign: no randomness for tracking tokens");
@@ -165,7 +168,11 @@ static void match_deal(struct bt_assign *a, PGresult *r, int row, struct bt_pg_b
             p[10] = route ? route->to : NULL;
             p[11] = route ? "pending" : "unroutable";
             p[12] = token;
-            bt_pg_batch_add(b, INSERT_SQL, 13, p);
+            p[13] = asset->kind;
+            p[14] = asset->title;
+            p[15] = asset->url;
+            p[16] = bt_fields_get(&deal, "name");
+            bt_pg_batch_add(b, INSERT_SQL, 17, p);
             if (!route)
                 a->stats.unroutable++;
             bt_debug("assign: %s deal %s gets %s (play %s)", source, deal_id,
@@ -205,6 +212,8 @@ static void claimed(int err, PGresult *const *res, size_t n, const char *msg, vo
     b = bt_pg_batch_new();
     for (int i = 0; i < rows; i++)
         match_deal(a, res[0], i, b);
+    /* Pushers on every instance wake up for new deliveries. */
+    bt_pg_batch_add(b, "NOTIFY baton_delivery", 0, NULL);
     /* A full slice suggests more are waiting. */
     a->again = a->again || (unsigned)rows >= a->opts.batch;
     if (bt_pg_submit(a->pg, b, stored, a) < 0)
