@@ -212,12 +212,12 @@ static void submit_list(struct bt_ingest *in, struct pending *list)
             add_change(b, &p->changes.v[i]);
     f->in = in;
     f->list = list;
-    if (bt_pg_batch_len(b) && bt_pg_submit(in->pg, b, committed, f) == 0) {
+    if (!bt_pg_batch_len(b)) {
+        bt_pg_batch_free(b);
+    } else if (bt_pg_submit(in->pg, b, committed, f) == 0) { /* it takes b either way */
         in->in_flight++;
         return;
     }
-    if (!bt_pg_batch_len(b))
-        bt_pg_batch_free(b);
     bt_free(f);
     for (p = list; p; p = next) {
         next = p->next;
