@@ -15,6 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "match.h"
+#include "motion.h"
 #include "sig.h"
 #include "testutil.h"
 
@@ -111,7 +113,11 @@ void bt_testd_start(struct bt_testd *d, const char *motion, const char *extra_ya
             "journal: {path: %s}\n"
             "sources:\n"
             "  hubspot: {client_secret: [" BT_TEST_HUBSPOT_SECRET ", hs-old-secret]}\n"
-            "  generic: {secret: " BT_TEST_GENERIC_SECRET "}\n",
+            "  generic: {secret: " BT_TEST_GENERIC_SECRET "}\n"
+            "  pipedrive: {username: " BT_TEST_PIPEDRIVE_USER ", password: "
+            BT_TEST_PIPEDRIVE_PASSWORD "}\n"
+            "  salesforce: {organization_id: " BT_TEST_SALESFORCE_ORG ", path_token: "
+            BT_TEST_SALESFORCE_TOKEN "}\n",
             d->port, d->base, bt_test_conninfo(), d->journal);
     if (motion)
         fprintf(f, "motion: %s\n", motion);
@@ -288,6 +294,51 @@ void bt_test_post_generic(struct bt_testd *d, const char *id, const char *body, 
     bt_free(h_ts);
     bt_free(h_sig);
     bt_free(url);
+}
+
+char *bt_test_expected_asset(const char *motion_file, ...)
+{
+    char *path = motion_file ? bt_strdup(motion_file)
+                             : bt_test_source_path("config/motion.example.yaml");
+    struct bt_diags d;
+    struct bt_motion *m = NULL;
+    struct bt_matcher *mt = NULL;
+    struct bt_fields f;
+    struct bt_match_result res;
+    char *asset = NULL;
+    const char *name;
+    va_list ap;
+
+    bt_diags_init(&d);
+    assert_int_equal(bt_motion_load(path, &m, &d), 0);
+    assert_int_equal(bt_matcher_new(m, &mt), 0);
+    bt_fields_init(&f);
+    va_start(ap, motion_file);
+    while ((name = va_arg(ap, const char *))) {
+        const char *value = va_arg(ap, const char *);
+
+        bt_fields_set(&f, name, value);
+    }
+    va_end(ap);
+    assert_int_equal(bt_match(mt, &f, NULL, 0, &res), 0);
+    if (res.n_picks)
+        asset = bt_strdup(res.picks[0].asset->id);
+    bt_match_result_free(&res);
+    bt_fields_free(&f);
+    bt_matcher_free(mt);
+    bt_motion_unref(m);
+    bt_diags_free(&d);
+    bt_free(path);
+    return asset;
+}
+
+long long bt_test_db_count(PGconn *db, const char *sql)
+{
+    char *v = bt_test_db_value(db, sql, NULL);
+    long long n = v ? strtoll(v, NULL, 10) : -1;
+
+    bt_free(v);
+    return n;
 }
 
 PGconn *bt_test_db(void)

@@ -46,6 +46,10 @@ int bt_testd_log_contains(struct bt_testd *d, const char *text);
 /* The secrets the test config uses. */
 #define BT_TEST_HUBSPOT_SECRET "hs-test-secret-1"
 #define BT_TEST_GENERIC_SECRET "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+#define BT_TEST_PIPEDRIVE_USER "baton"
+#define BT_TEST_PIPEDRIVE_PASSWORD "pd-test-password"
+#define BT_TEST_SALESFORCE_ORG "00D5g000000AbCdEAK"
+#define BT_TEST_SALESFORCE_TOKEN "sf-path-token-0123456789"
 
 struct bt_test_resp {
     long status;
@@ -64,6 +68,13 @@ void bt_test_post_hubspot(struct bt_testd *d, const char *body, size_t len, long
 /* Posts BODY to /v1/webhooks/generic signed the Standard Webhooks way. */
 void bt_test_post_generic(struct bt_testd *d, const char *id, const char *body, size_t len,
                           long long now, const char *secret, struct bt_test_resp *out);
+
+/* The first asset the library's own matcher picks for a deal with these
+ * fields (NULL-terminated name, value pairs) under MOTION_FILE (NULL: the
+ * example motion): what the daemon must agree with. New string or NULL. */
+char *bt_test_expected_asset(const char *motion_file, ...) __attribute__((sentinel));
+/* SQL's first value as a number (-1 for no row or NULL). */
+long long bt_test_db_count(PGconn *db, const char *sql);
 
 /* A connection to the test database. */
 PGconn *bt_test_db(void);
