@@ -12,6 +12,7 @@
 #include "http.h"
 #include "ingest.h"
 #include "journal.h"
+#include "links.h"
 #include "log.h"
 #include "match.h"
 #include "mem.h"
@@ -28,6 +29,7 @@ struct bt_app {
     struct bt_journal *journal;
     struct bt_ingest *ingest;
     struct bt_assign *assign;
+    struct bt_links *links;
 
     /* The active motion, as the database says (NOTIFY keeps it current). */
     struct bt_motion *motion;
@@ -452,6 +454,8 @@ static void on_request(struct bt_http_req *r, void *ud)
 
     if (!strncmp(path, prefix, sizeof(prefix) - 1))
         webhook(app, r, path + sizeof(prefix) - 1);
+    else if (!strncmp(path, "/o/", 3))
+        bt_links_handle(app->links, r, path + 3);
     else if (!strcmp(path, "/healthz"))
         respond_json(r, 200, json_pack("{s:s}", "status", "alive"));
     else if (!strcmp(path, "/readyz"))
@@ -541,6 +545,17 @@ int bt_app_new(uv_loop_t *loop, const struct bt_config *cfg, struct bt_app **out
     if (rc)
         goto fail;
 
+    {
+        struct bt_links_opts lo;
+
+        memset(&lo, 0, sizeof(lo));
+        lo.prefetch_window_ms = cfg->tracking.prefetch_window_ms;
+        lo.extra_agents = cfg->tracking.extra_prefetch_agents;
+        rc = bt_links_new(loop, app->pg_work, &lo, &app->links);
+        if (rc)
+            goto fail;
+    }
+
     /* The listen address comes from config as "host:port" or "[v6]:port". */
     {
         const char *l = cfg->listen, *colon = strrchr(l, ':');
@@ -623,6 +638,8 @@ static void close_all(struct bt_app *app)
     bt_http_close(app->http, one_closed, app);
     bt_ingest_free(app->ingest);
     bt_assign_free(app->assign);
+    app->closing++;
+    bt_links_close(app->links, one_closed, app);
     app->closing += 2;
     bt_pg_close(app->pg_ingest, one_closed, app);
     bt_pg_close(app->pg_work, one_closed, app);
@@ -640,7 +657,8 @@ static void on_drain(uv_timer_t *t)
 {
     struct bt_app *app = t->data;
     bool idle = bt_http_pending(app->http) == 0 && bt_ingest_idle(app->ingest) &&
-                bt_assign_idle(app->assign) && !app->load_running;
+                bt_assign_idle(app->assign) && bt_links_idle(app->links) &&
+                !app->load_running;
 
     if (idle || uv_now(app->loop) >= app->drain_until) {
         if (!idle)

@@ -1034,7 +1034,7 @@ static void parse_tuning(struct ctx *c, const struct sect *root, struct bt_confi
                 "must be a list of user-agent substrings");
     } else if (agents) {
         const char *path = key_path(c, s.path, "extra_prefetch_agents");
-        const char **v = bt_arena_alloc(c->arena, (agents->n ? agents->n : 1) * sizeof(*v));
+        const char **v = bt_arena_alloc(c->arena, (agents->n + 1) * sizeof(*v));
         size_t n = 0;
 
         for (size_t i = 0; i < agents->n; i++) {

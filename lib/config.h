@@ -123,7 +123,7 @@ struct bt_config_push {
 
 struct bt_config_tracking {
     int64_t prefetch_window_ms; /* hits this soon after the push are not a person's (2 s) */
-    const char *const *extra_prefetch_agents; /* more user-agent substrings of robots */
+    const char *const *extra_prefetch_agents; /* more robot user-agent substrings; NULL-ended */
     size_t n_extra_prefetch_agents;
 };
 
