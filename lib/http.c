@@ -25,6 +25,7 @@ enum req_state {
 
 struct bt_http_stream {
     struct bt_http_req *req;
+    struct bt_http_stream *next, *prev; /* the server's open streams */
     struct bt_buf out;
     size_t sent;
     bool ended, waiting;
@@ -61,6 +62,7 @@ struct bt_http {
     uv_timer_t deadline; /* the oldest waiting request */
     uv_idle_t kick;      /* one more MHD_run after a resume */
     struct bt_http_req *waiting_head, *waiting_tail;
+    struct bt_http_stream *streams;
     size_t pending;
     int closing_handles;
     void (*done)(void *ud);
@@ -358,7 +360,7 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
         if (s->ended)
             return MHD_CONTENT_READER_END_OF_STREAM;
         /* Nothing to send: park the connection until bt_http_stream_write. */
-        if (s->req && s->req->conn && !s->req->suspended) {
+        if (s->req && s->req->conn && !s->req->suspended && s->req->srv->mhd) {
             s->req->suspended = true;
             MHD_suspend_connection(s->req->conn);
         }
@@ -382,7 +384,16 @@ static void stream_free(void *cls)
     if (s->on_close)
         s->on_close(s->ud);
     if (s->req) {
+        struct bt_http *h = s->req->srv;
+
+        if (s->prev)
+            s->prev->next = s->next;
+        else
+            h->streams = s->next;
+        if (s->next)
+            s->next->prev = s->prev;
         s->req->stream = NULL;
+        req_unref(s->req); /* the stream's reference */
     }
     bt_buf_free(&s->out);
     bt_free(s);
@@ -404,9 +415,13 @@ struct bt_http_stream *bt_http_respond_stream(struct bt_http_req *r, const char 
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
     MHD_add_response_header(resp, "Cache-Control", "no-store");
     r->stream = s;
+    s->next = r->srv->streams;
+    if (s->next)
+        s->next->prev = s;
+    r->srv->streams = s;
     answer(r, 200, resp);
-    /* The stream keeps the request; the handler's reference goes with it. */
-    req_unref(r);
+    /* The handler's reference becomes the stream's: the request lives until
+     * MHD has destroyed the response, whichever of the two ends first. */
     return s;
 }
 
@@ -594,6 +609,9 @@ void bt_http_close(struct bt_http *h, void (*done)(void *ud), void *ud)
         h->waiting_head->deadline = 1;
         on_deadline(&h->deadline);
     }
+    /* MHD must not be stopped with a connection suspended: end every stream. */
+    for (struct bt_http_stream *s = h->streams; s; s = s->next)
+        bt_http_stream_end(s);
     if (h->mhd) {
         MHD_run(h->mhd);
         uv_poll_stop(&h->poll);
