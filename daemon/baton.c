@@ -18,12 +18,16 @@ static const struct command {
      "[--json]\n"
      "                                  what a deal would get, and why"},
     {"migrate", cli_migrate, "migrate --db CONNINFO [--schema DIR]  apply database migrations"},
-    {"load", cli_load, "load FILE --db CONNINFO         store and activate a motion version"},
-    {"motion", cli_motion, "motion --db CONNINFO [--history]  the active motion version"},
+    {"load", cli_load,
+     "load FILE --db CONNINFO [--by NAME]  store and activate a motion version"},
+    {"motion", cli_motion,
+     "motion --db CONNINFO [--history] [--json] [--version N] [--document]\n"
+     "                                  the active (or a stored) motion version"},
     {"diff", cli_diff, "diff FILE --db CONNINFO         what loading FILE would change"},
     {"report", cli_report,
      "report --db CONNINFO [--since DATE] [--until DATE] [--by asset|stage|competitor|rep|play]\n"
-     "       [--motion-version N] [--format table|json|csv]   the adoption report"},
+     "       [--motion-version N] [--format table|json|csv] [--min-deliveries N]\n"
+     "       [--ignored-below X]        the adoption report (config/report.md)"},
 };
 
 static void usage(FILE *out)
