@@ -18,6 +18,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "api.h"
 #include "app.h"
 
 #include "config.h"
@@ -30,6 +31,7 @@ enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2, GO_ON = -1 };
 struct options {
     const char *config;
     bool check_only;
+    const char *panel_rep; /* --panel-url REP */
 };
 
 static void usage(FILE *out)
@@ -38,6 +40,7 @@ static void usage(FILE *out)
                  "\n"
                  "  -c, --config FILE   the daemon's configuration (default: $BATON_CONFIG)\n"
                  "      --check-config  check the configuration, print every problem, and exit\n"
+                 "      --panel-url REP print the link to REP's panel (needs admin_token)\n"
                  "  -h, --help          show this help\n"
                  "  -V, --version       show the version\n"
                  "\n"
@@ -48,10 +51,11 @@ static void usage(FILE *out)
 /* GO_ON, or the exit status when there is nothing more to do. */
 static int parse_options(int argc, char **argv, struct options *opt)
 {
-    enum { OPT_CHECK = 256 };
+    enum { OPT_CHECK = 256, OPT_PANEL };
     static const struct option longopts[] = {
         {"config", required_argument, NULL, 'c'},
         {"check-config", no_argument, NULL, OPT_CHECK},
+        {"panel-url", required_argument, NULL, OPT_PANEL},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -59,7 +63,7 @@ static int parse_options(int argc, char **argv, struct options *opt)
     const char *env = getenv("BATON_CONFIG");
     int ch;
 
-    *opt = (struct options){NULL, false};
+    *opt = (struct options){NULL, false, NULL};
     while ((ch = getopt_long(argc, argv, "c:hV", longopts, NULL)) != -1) {
         switch (ch) {
         case 'c':
@@ -67,6 +71,9 @@ static int parse_options(int argc, char **argv, struct options *opt)
             break;
         case OPT_CHECK:
             opt->check_only = true;
+            break;
+        case OPT_PANEL:
+            opt->panel_rep = optarg;
             break;
         case 'h':
             usage(stdout);
@@ -220,6 +227,18 @@ int main(int argc, char **argv)
         goto out;
     if (load_config(opt.config, &cfg) < 0) {
         status = EXIT_FAIL;
+        goto out;
+    }
+    if (opt.panel_rep) {
+        char token[23];
+
+        if (bt_api_panel_token(cfg, opt.panel_rep, token) < 0) {
+            fprintf(stderr, "batond: panel links need admin_token in the configuration\n");
+            status = EXIT_FAIL;
+        } else {
+            printf("%s/panel/%s?t=%s\n", cfg->public_url, opt.panel_rep, token);
+            status = EXIT_OK;
+        }
         goto out;
     }
     if (opt.check_only) {

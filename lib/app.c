@@ -7,18 +7,21 @@
 #include <string.h>
 #include <time.h>
 
+#include "api.h"
 #include "assign.h"
 #include "crm.h"
 #include "http.h"
 #include "ingest.h"
 #include "journal.h"
 #include "links.h"
+#include "lookup.h"
 #include "log.h"
 #include "match.h"
 #include "mem.h"
 #include "migrate.h"
 #include "motion.h"
 #include "pg.h"
+#include "push.h"
 #include "versions.h"
 
 struct bt_app {
@@ -29,7 +32,10 @@ struct bt_app {
     struct bt_journal *journal;
     struct bt_ingest *ingest;
     struct bt_assign *assign;
+    struct bt_push *push;
     struct bt_links *links;
+    struct bt_lookup *lookup;
+    struct bt_api *api;
 
     /* The active motion, as the database says (NOTIFY keeps it current). */
     struct bt_motion *motion;
@@ -105,6 +111,8 @@ static void motion_fetched(int err, PGresult *const *res, size_t n, const char *
     app->motion = m;
     app->motion_version = version;
     bt_assign_set_matcher(app->assign, mt, version);
+    bt_push_set_motion(app->push, m);
+    bt_api_set_motion(app->api, m, version);
 again:
     if (app->refetch_motion) {
         app->refetch_motion = false;
@@ -310,6 +318,22 @@ static void on_marked(void *ud)
     bt_assign_kick(app->assign);
 }
 
+/* New deliveries were stored: push them now rather than at the next tick. */
+static void on_delivery_stored(void *ud)
+{
+    struct bt_app *app = ud;
+
+    bt_push_kick(app->push);
+}
+
+/* A panel delivery was recorded as sent. Stub: the rep panel's Server-Sent
+ * Events stream connects here. */
+static void on_panel_delivery(const struct bt_push_delivery *d, void *ud)
+{
+    (void)ud;
+    bt_debug("panel: delivery %lld for %s", d->id, d->to ? d->to : "(no rep)");
+}
+
 /* ---------------------------------------------------------------- HTTP */
 
 struct webhook {
@@ -456,6 +480,8 @@ static void on_request(struct bt_http_req *r, void *ud)
         webhook(app, r, path + sizeof(prefix) - 1);
     else if (!strncmp(path, "/o/", 3))
         bt_links_handle(app->links, r, path + 3);
+    else if (bt_api_handle(app->api, r, path))
+        return;
     else if (!strcmp(path, "/healthz"))
         respond_json(r, 200, json_pack("{s:s}", "status", "alive"));
     else if (!strcmp(path, "/readyz"))
@@ -538,12 +564,25 @@ int bt_app_new(uv_loop_t *loop, const struct bt_config *cfg, struct bt_app **out
     rc = bt_ingest_new(loop, app->pg_ingest, app->journal, &io, &app->ingest);
     if (rc)
         goto fail;
+    rc = bt_lookup_new(loop, cfg, app->pg_work, &app->lookup);
+    if (rc)
+        goto fail;
+    rc = bt_api_new(loop, cfg, app->pg_work, &app->api);
+    if (rc)
+        goto fail;
     memset(&ao, 0, sizeof(ao));
+    ao.lookup = app->lookup;
     ao.batch = 100;
     ao.lease_s = 30;
+    ao.on_delivery = on_delivery_stored;
+    ao.ud = app;
     rc = bt_assign_new(loop, app->pg_work, &ao, &app->assign);
     if (rc)
         goto fail;
+    rc = bt_push_new(loop, cfg, cfg->public_url, &app->push);
+    if (rc)
+        goto fail;
+    bt_push_set_panel_hook(app->push, on_panel_delivery, app);
 
     {
         struct bt_links_opts lo;
@@ -638,6 +677,11 @@ static void close_all(struct bt_app *app)
     bt_http_close(app->http, one_closed, app);
     bt_ingest_free(app->ingest);
     bt_assign_free(app->assign);
+    bt_api_free(app->api);
+    app->closing++;
+    bt_lookup_close(app->lookup, one_closed, app);
+    app->closing++;
+    bt_push_close(app->push, one_closed, app);
     app->closing++;
     bt_links_close(app->links, one_closed, app);
     app->closing += 2;
@@ -658,7 +702,8 @@ static void on_drain(uv_timer_t *t)
     struct bt_app *app = t->data;
     bool idle = bt_http_pending(app->http) == 0 && bt_ingest_idle(app->ingest) &&
                 bt_assign_idle(app->assign) && bt_links_idle(app->links) &&
-                !app->load_running;
+                bt_push_idle(app->push) && bt_lookup_idle(app->lookup) &&
+                bt_api_idle(app->api) && !app->load_running;
 
     if (idle || uv_now(app->loop) >= app->drain_until) {
         if (!idle)
@@ -676,6 +721,7 @@ void bt_app_stop(struct bt_app *app, unsigned drain_ms, void (*done)(void *ud), 
     app->done = done;
     app->done_ud = ud;
     bt_http_quiesce(app->http);
+    bt_push_quiesce(app->push);
     if (app->watching)
         uv_fs_event_stop(&app->watch);
     uv_timer_stop(&app->debounce);

@@ -2,6 +2,7 @@
 
 #include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
@@ -20,7 +21,8 @@ static const char CLAIM_SQL[] =
     "  coalesce((SELECT json_agg(x.asset_id)::text FROM deliveries x "
     "            WHERE x.source = d.source AND (x.deal_id = d.deal_id OR x.deal_id IN "
     "              (SELECT m.deal_id FROM deals m WHERE m.source = d.source "
-    "                 AND m.merged_into = d.deal_id))), '[]')";
+    "                 AND m.merged_into = d.deal_id))), '[]'), d.lookup_failures, "
+    "  d.looked_up_at IS NOT NULL";
 
 static const char INSERT_SQL[] =
     "INSERT INTO deliveries (source, deal_id, asset_id, motion_version, play_id, trigger, "
@@ -42,6 +44,10 @@ struct bt_assign {
     long long version, next_version;
     bool have_next, running, again, closing;
     uv_timer_t retry;
+    /* The janitor: deals whose lease ran out (a crashed instance, a
+     * look-up that asked to wait) are picked up without anyone kicking. */
+    uv_timer_t janitor;
+    int open_handles;
     struct bt_assign_stats stats;
 };
 
@@ -123,6 +129,13 @@ static const struct bt_route *route_for(const struct bt_motion *m, enum bt_sourc
     return bt_motion_default_route(m);
 }
 
+static void looked_up(void *ud)
+{
+    struct bt_assign *a = ud;
+
+    bt_assign_kick(a);
+}
+
 static void match_deal(struct bt_assign *a, PGresult *r, int row, struct bt_pg_batch *b)
 {
     const struct bt_motion *m = bt_matcher_motion(a->matcher);
@@ -138,6 +151,20 @@ static void match_deal(struct bt_assign *a, PGresult *r, int row, struct bt_pg_b
 
     bt_fields_init(&deal);
     fields_from_json(PQgetvalue(r, row, 2), &deal);
+    /* A deal missing what matching or routing needs is completed from its
+     * CRM first; the look-up hands it back to a later cycle. A deal looked
+     * up once is matched on what it has, so a field the CRM never fills
+     * cannot hold it back forever. */
+    if (src >= 0 && a->opts.lookup && strcmp(PQgetvalue(r, row, 7), "t") &&
+        bt_lookup_needed(m, (enum bt_source)src, &deal) &&
+        bt_lookup_start(a->opts.lookup, m, (enum bt_source)src, deal_id,
+                        (int)strtol(PQgetvalue(r, row, 6), NULL, 10), looked_up, a)) {
+        a->stats.lookups++;
+        bt_fields_free(&deal);
+        bt_free(already);
+        json_decref(already_j);
+        return;
+    }
     for (size_t i = 0; i < n_already; i++)
         already[i] = json_string_value(json_array_get(already_j, i));
     snprintf(version, sizeof(version), "%lld", a->version);
@@ -263,7 +290,10 @@ int bt_assign_new(uv_loop_t *loop, struct bt_pg *pg, const struct bt_assign_opts
     if (!a->opts.lease_s)
         a->opts.lease_s = 30;
     uv_timer_init(loop, &a->retry);
-    a->retry.data = a;
+    uv_timer_init(loop, &a->janitor);
+    a->retry.data = a->janitor.data = a;
+    a->open_handles = 2;
+    uv_timer_start(&a->janitor, on_retry, 1000, 1000);
     *out = a;
     return 0;
 }
@@ -296,6 +326,8 @@ static void retry_closed(uv_handle_t *h)
 {
     struct bt_assign *a = h->data;
 
+    if (--a->open_handles > 0)
+        return;
     bt_matcher_free(a->matcher);
     bt_matcher_free(a->next_matcher);
     bt_free(a);
@@ -309,4 +341,5 @@ void bt_assign_free(struct bt_assign *a)
     if (a->running)
         return; /* finish() comes back here */
     uv_close((uv_handle_t *)&a->retry, retry_closed);
+    uv_close((uv_handle_t *)&a->janitor, retry_closed);
 }

@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <uv.h>
 
+#include "lookup.h"
 #include "match.h"
 #include "pg.h"
 
@@ -24,11 +25,12 @@ struct bt_assign_opts {
     unsigned batch;    /* deals per cycle */
     unsigned lease_s;  /* how long a claim holds */
     void (*on_delivery)(void *ud); /* new deliveries were stored */
+    struct bt_lookup *lookup;      /* completes deals from their CRM first; may be NULL */
     void *ud;
 };
 
 struct bt_assign_stats {
-    unsigned long long deals, deliveries, unroutable, cycles, errors;
+    unsigned long long deals, deliveries, unroutable, cycles, errors, lookups;
 };
 
 int bt_assign_new(uv_loop_t *loop, struct bt_pg *pg, const struct bt_assign_opts *opts,

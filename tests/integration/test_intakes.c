@@ -180,18 +180,44 @@ static void salesforce_outbound_message(void **state)
     bt_free(ack);
 }
 
-static void hubspot_change(struct env *e, long long event, const char *deal, const char *prop,
-                           const char *value, long long at)
+static char *change(long long event, const char *deal, const char *prop, const char *value,
+                    long long at)
 {
-    char *body = bt_asprintf("[{\"eventId\":%lld,\"subscriptionId\":7,\"portalId\":62515,"
-                             "\"occurredAt\":%lld,\"subscriptionType\":\"deal.propertyChange\","
-                             "\"objectId\":%s,\"propertyName\":\"%s\",\"propertyValue\":\"%s\"}]",
-                             event, at, deal, prop, value);
+    return bt_asprintf("{\"eventId\":%lld,\"subscriptionId\":7,\"portalId\":62515,"
+                       "\"occurredAt\":%lld,\"subscriptionType\":\"deal.propertyChange\","
+                       "\"objectId\":%s,\"propertyName\":\"%s\",\"propertyValue\":\"%s\"}",
+                       event, at, deal, prop, value);
+}
+
+/* One HubSpot request carrying two property changes of one deal, as
+ * HubSpot batches them. */
+static void hubspot_changes(struct env *e, long long event, const char *deal, const char *stage,
+                            const char *competitor, long long at)
+{
+    char *a = change(event, deal, "dealstage", stage, at);
+    char *b = change(event + 1, deal, "competitor", competitor, at + 1);
+    char *body = bt_asprintf("[%s,%s]", a, b);
     struct bt_test_resp r;
 
     bt_test_post_hubspot(&e->d, body, strlen(body), 0, NULL, &r);
     assert_int_equal(r.status, 200);
     bt_test_resp_free(&r);
+    bt_free(a);
+    bt_free(b);
+    bt_free(body);
+}
+
+static void hubspot_change(struct env *e, long long event, const char *deal, const char *prop,
+                           const char *value, long long at)
+{
+    char *one = change(event, deal, prop, value, at);
+    char *body = bt_asprintf("[%s]", one);
+    struct bt_test_resp r;
+
+    bt_test_post_hubspot(&e->d, body, strlen(body), 0, NULL, &r);
+    assert_int_equal(r.status, 200);
+    bt_test_resp_free(&r);
+    bt_free(one);
     bt_free(body);
 }
 
@@ -206,10 +232,8 @@ static void a_merge_keeps_one_deal_and_never_repeats_an_asset(void **state)
 
     /* A is at the demo with Acme; B, the same opportunity entered twice, is
      * further along. Each gets its asset. */
-    hubspot_change(e, 81, "9001", "dealstage", "presentationscheduled", 1717000001000);
-    hubspot_change(e, 82, "9001", "competitor", "Acme", 1717000001001);
-    hubspot_change(e, 83, "9002", "dealstage", "contractsent", 1717000002000);
-    hubspot_change(e, 84, "9002", "competitor", "acme corp", 1717000002001);
+    hubspot_changes(e, 81, "9001", "presentationscheduled", "Acme", 1717000001000);
+    hubspot_changes(e, 83, "9002", "contractsent", "acme corp", 1717000002000);
     v = bt_test_db_wait(e->db, "2", 5000,
                         "SELECT count(*) FROM deliveries WHERE deal_id IN ('9001', '9002')");
     assert_string_equal(v, "2");

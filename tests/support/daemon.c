@@ -93,6 +93,12 @@ static void spawn(struct bt_testd *d)
 
 void bt_testd_start(struct bt_testd *d, const char *motion, const char *extra_yaml)
 {
+    bt_testd_start_hubspot(d, motion, extra_yaml, NULL);
+}
+
+void bt_testd_start_hubspot(struct bt_testd *d, const char *motion, const char *extra_yaml,
+                            const char *hubspot_extra)
+{
     FILE *f;
 
     memset(d, 0, sizeof(*d));
@@ -112,13 +118,14 @@ void bt_testd_start(struct bt_testd *d, const char *motion, const char *extra_ya
             "log_level: debug\n"
             "journal: {path: %s}\n"
             "sources:\n"
-            "  hubspot: {client_secret: [" BT_TEST_HUBSPOT_SECRET ", hs-old-secret]}\n"
+            "  hubspot: {client_secret: [" BT_TEST_HUBSPOT_SECRET ", hs-old-secret]%s%s}\n"
             "  generic: {secret: " BT_TEST_GENERIC_SECRET "}\n"
             "  pipedrive: {username: " BT_TEST_PIPEDRIVE_USER ", password: "
             BT_TEST_PIPEDRIVE_PASSWORD "}\n"
             "  salesforce: {organization_id: " BT_TEST_SALESFORCE_ORG ", path_token: "
             BT_TEST_SALESFORCE_TOKEN "}\n",
-            d->port, d->base, bt_test_conninfo(), d->journal);
+            d->port, d->base, bt_test_conninfo(), d->journal, hubspot_extra ? ", " : "",
+            hubspot_extra ? hubspot_extra : "");
     if (motion)
         fprintf(f, "motion: %s\n", motion);
     if (extra_yaml)

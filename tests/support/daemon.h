@@ -30,6 +30,10 @@ int bt_test_free_port(void);
  * keys, may be NULL) and starts batond. MOTION is a motion file path or NULL.
  * Returns once /healthz answers. */
 void bt_testd_start(struct bt_testd *d, const char *motion, const char *extra_yaml);
+/* The same, with HUBSPOT_EXTRA (e.g. "token: x, api_base: http://...")
+ * added to the hubspot source's settings. */
+void bt_testd_start_hubspot(struct bt_testd *d, const char *motion, const char *extra_yaml,
+                            const char *hubspot_extra);
 /* Restarts a stopped or killed daemon with the same config and port. */
 void bt_testd_restart(struct bt_testd *d);
 /* Waits until /readyz says ready (database up, motion loaded). */
