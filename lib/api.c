@@ -13,12 +13,19 @@
 #include "report.h"
 #include "webassets.h"
 
-/* One open rep panel stream. */
-struct stream {
+/* A rep panel's event request, held until something is pushed to the rep
+ * or it has waited long enough. Each answer ends the response and the
+ * browser's EventSource asks again at once with Last-Event-ID, so no event
+ * is lost between two requests, any instance may answer, and no connection
+ * stays open longer than the server's request deadline. */
+struct waiter {
     struct bt_api *api;
+    struct bt_http_req *req;
     char *rep;
-    struct bt_http_stream *s;
-    struct stream *next;
+    long long after; /* the last delivery id the browser has */
+    uint64_t until;  /* loop time to answer by, with a keep-alive */
+    bool querying;
+    struct waiter *next;
 };
 
 struct bt_api {
@@ -27,7 +34,9 @@ struct bt_api {
     struct bt_pg *pg;
     struct bt_motion *motion;
     long long version;
-    struct stream *streams;
+    struct waiter *waiters;
+    uint64_t hold_ms;
+    bool closing;
     uv_timer_t keepalive;
     size_t queries;
 };
@@ -184,11 +193,12 @@ struct query {
     struct bt_http_req *req;
     char *rep;
     int kind;
+    struct waiter *w;         /* Q_EVENTS */
     struct bt_report_opts ro; /* Q_REPORT, Q_DAYS */
     bool with_motion;         /* the batch starts with the motion's statement */
 };
 
-enum { Q_DEAL, Q_PANEL, Q_VERSIONS, Q_PUSH, Q_REPORT, Q_DAYS };
+enum { Q_DEAL, Q_PANEL, Q_VERSIONS, Q_EVENTS, Q_REPORT, Q_DAYS };
 
 static void report_done(int err, PGresult *const *res, size_t n, const char *msg, void *ud);
 
@@ -205,42 +215,44 @@ static void run_query(struct bt_api *api, struct query *q, const char *sql, int 
         query_done(BT_EAGAIN, NULL, 0, "database unreachable", q);
 }
 
-/* ---------------------------------------------------------------- panel streams */
+/* ---------------------------------------------------------------- panel events */
 
-static void stream_closed(void *ud)
+static void waiter_unlink(struct waiter *w)
 {
-    struct stream *st = ud, **pp;
-
-    for (pp = &st->api->streams; *pp; pp = &(*pp)->next) {
-        if (*pp == st) {
-            *pp = st->next;
+    for (struct waiter **pp = &w->api->waiters; *pp; pp = &(*pp)->next) {
+        if (*pp == w) {
+            *pp = w->next;
             break;
         }
     }
-    bt_free(st->rep);
-    bt_free(st);
+}
+
+/* Ends W's response with BODY (events or a keep-alive) and forgets it. */
+static void waiter_answer(struct waiter *w, const char *body, size_t len)
+{
+    static const char *const h[] = {"Cache-Control", "no-store", "X-Accel-Buffering", "no",
+                                    NULL};
+
+    waiter_unlink(w);
+    bt_http_respond(w->req, 200, "text/event-stream", body, len, h);
+    bt_free(w->rep);
+    bt_free(w);
 }
 
 static void on_keepalive(uv_timer_t *t)
 {
     struct bt_api *api = t->data;
+    uint64_t now = uv_now(api->loop);
+    struct waiter *w = api->waiters, *next;
 
-    for (struct stream *st = api->streams; st; st = st->next)
-        if (bt_http_stream_write(st->s, ": keepalive\n\n", 13) < 0)
-            bt_http_stream_end(st->s);
+    for (; w; w = next) {
+        next = w->next;
+        if (!w->querying && now >= w->until)
+            waiter_answer(w, "retry: 500\n: keep-alive\n\n", 26);
+    }
 }
 
-static void send_event(struct bt_api *api, const char *rep, json_t *j)
-{
-    char *data = json_dumps(j, JSON_COMPACT);
-    char *msg = bt_asprintf("event: suggestion\ndata: %s\n\n", data);
-
-    for (struct stream *st = api->streams; st; st = st->next)
-        if (!strcmp(st->rep, rep) && bt_http_stream_write(st->s, msg, strlen(msg)) < 0)
-            bt_http_stream_end(st->s); /* a reader that stopped reading */
-    bt_free(msg);
-    bt_free(data);
-}
+static void events_query(struct bt_api *api, struct waiter *w);
 
 static void query_done(int err, PGresult *const *res, size_t n, const char *msg, void *ud)
 {
@@ -249,7 +261,9 @@ static void query_done(int err, PGresult *const *res, size_t n, const char *msg,
 
     api->queries--;
     if (err || n != 1) {
-        if (q->req)
+        if (q->kind == Q_EVENTS)
+            waiter_answer(q->w, "retry: 2000\n\n", 13); /* the browser asks again */
+        else if (q->req)
             bt_http_respond_error(q->req, 503, "database unavailable, try again");
         if (err != BT_ECANCELED)
             bt_warn("api: query failed: %s", msg ? msg : "no result");
@@ -298,14 +312,47 @@ static void query_done(int err, PGresult *const *res, size_t n, const char *msg,
                                list));
         break;
     }
-    case Q_PUSH:
-        if (PQntuples(res[0]) == 1) {
-            json_t *j = suggestion(api, res[0], 0);
+    case Q_EVENTS: {
+        struct waiter *w = q->w;
+        int rows = PQntuples(res[0]);
 
-            send_event(api, q->rep, j);
-            json_decref(j);
+        w->querying = false;
+        if (w->after < 0) {
+            /* The first connection's baseline: the newest delivery shown. */
+            char *body = bt_asprintf("retry: 500\nid: %s\n: connected\n\n",
+                                     rows ? PQgetvalue(res[0], 0, 0) : "0");
+
+            waiter_answer(w, body, strlen(body));
+            bt_free(body);
+            break;
+        }
+        if (rows == 0) {
+            if (api->closing) /* no more waiting */
+                waiter_answer(w, "retry: 500\n\n", 12);
+            break; /* keep waiting */
+        }
+        {
+            struct bt_buf b;
+            int rc;
+
+            bt_buf_init(&b, 4u << 20);
+            rc = bt_buf_adds(&b, "retry: 500\n");
+            for (int i = 0; i < rows && !rc; i++) {
+                json_t *j = suggestion(api, res[0], i);
+                char *data = json_dumps(j, JSON_COMPACT);
+
+                rc = bt_buf_printf(&b, "id: %s\nevent: suggestion\ndata: %s\n\n",
+                                   PQgetvalue(res[0], i, 0), data);
+                bt_free(data);
+                json_decref(j);
+            }
+            if (rc)
+                bt_warn("api: panel events for %s over the size cap", w->rep);
+            waiter_answer(w, b.data ? b.data : "", b.len);
+            bt_buf_free(&b);
         }
         break;
+    }
     }
 out:
     bt_free(q->rep);
@@ -314,24 +361,67 @@ out:
 
 void bt_api_panel_push(struct bt_api *api, const char *rep_id, long long delivery_id)
 {
-    struct query *q;
-    char id[24];
-    const char *p[1] = {id};
-    bool listening = false;
+    bt_debug("panel: delivery %lld for %s", delivery_id, rep_id);
+    for (struct waiter *w = api->waiters; w; w = w->next)
+        if (!strcmp(w->rep, rep_id) && !w->querying && delivery_id > w->after)
+            events_query(api, w);
+}
 
-    for (struct stream *st = api->streams; st && !listening; st = st->next)
-        listening = !strcmp(st->rep, rep_id);
-    if (!listening)
-        return;
-    snprintf(id, sizeof(id), "%lld", delivery_id);
-    q = bt_calloc(1, sizeof(*q));
+/* What the rep's browser has not seen yet: sent deliveries after its last
+ * event id, oldest first. */
+static void events_query(struct bt_api *api, struct waiter *w)
+{
+    struct query *q = bt_calloc(1, sizeof(*q));
+    char after[24];
+    const char *p[2] = {w->rep, after};
+
+    snprintf(after, sizeof(after), "%lld", w->after);
     q->api = api;
-    q->rep = bt_strdup(rep_id);
-    q->kind = Q_PUSH;
+    q->kind = Q_EVENTS;
+    q->w = w;
+    w->querying = true;
     run_query(api, q,
-              "SELECT " SUGGESTION_COLUMNS "FROM deliveries d LEFT JOIN deals x ON "
-              "x.source = d.source AND x.deal_id = d.deal_id WHERE d.id = $1::bigint",
-              1, p);
+              "SELECT " SUGGESTION_COLUMNS
+              "FROM deliveries d LEFT JOIN deals x ON x.source = d.source AND "
+              "x.deal_id = d.deal_id WHERE d.rep_id = $1 AND d.status = 'sent' AND "
+              "d.id > $2::bigint ORDER BY d.id LIMIT 50",
+              2, p);
+}
+
+static void panel_events(struct bt_api *api, struct bt_http_req *r, const char *rep)
+{
+    const char *last = bt_http_header(r, "Last-Event-ID");
+    struct waiter *w = bt_calloc(1, sizeof(*w));
+    char *end = NULL;
+
+    w->api = api;
+    w->req = r;
+    w->rep = bt_strdup(rep);
+    w->until = uv_now(api->loop) + api->hold_ms;
+    w->next = api->waiters;
+    api->waiters = w;
+    if (last && *last) {
+        w->after = strtoll(last, &end, 10);
+        if (*end || w->after < 0)
+            w->after = 0;
+        events_query(api, w); /* anything missed since, at once */
+        return;
+    }
+    /* A first connection: start from what the page just listed. */
+    {
+        struct query *q = bt_calloc(1, sizeof(*q));
+        const char *p[1] = {rep};
+
+        q->api = api;
+        q->kind = Q_EVENTS;
+        q->w = w;
+        w->querying = true;
+        w->after = -1; /* filled in below: answer with the newest id */
+        run_query(api, q,
+                  "SELECT coalesce(max(id), 0) FROM deliveries WHERE rep_id = $1 AND "
+                  "status = 'sent'",
+                  1, p);
+    }
 }
 
 /* ---------------------------------------------------------------- reports */
@@ -533,15 +623,7 @@ static void panel(struct bt_api *api, struct bt_http_req *r, const char *rest)
                   "ORDER BY d.created_at DESC, d.id DESC LIMIT 50",
                   1, p);
     } else if (!strcmp(what, "events")) {
-        struct stream *st = bt_calloc(1, sizeof(*st));
-
-        st->api = api;
-        st->rep = bt_strdup(rep);
-        st->s = bt_http_respond_stream(r, "text/event-stream", stream_closed, st);
-        st->next = api->streams;
-        api->streams = st;
-        if (bt_http_stream_write(st->s, "retry: 2000\n: connected\n\n", 26) < 0)
-            bt_http_stream_end(st->s);
+        panel_events(api, r, rep);
     } else {
         bt_http_respond_error(r, 404, "not found");
     }
@@ -628,7 +710,13 @@ int bt_api_new(uv_loop_t *loop, const struct bt_config *cfg, struct bt_pg *pg,
     api->pg = pg;
     uv_timer_init(loop, &api->keepalive);
     api->keepalive.data = api;
-    uv_timer_start(&api->keepalive, on_keepalive, 15000, 15000);
+    /* Held well inside the server's own deadline for unanswered requests. */
+    api->hold_ms = cfg->http.request_deadline_ms > 2000
+                       ? (uint64_t)cfg->http.request_deadline_ms - 1500
+                       : 500;
+    if (api->hold_ms > 25000)
+        api->hold_ms = 25000;
+    uv_timer_start(&api->keepalive, on_keepalive, 250, 250);
     *out = api;
     return 0;
 }
@@ -658,8 +746,13 @@ void bt_api_free(struct bt_api *api)
 {
     if (!api)
         return;
-    /* Open panels end; their close callbacks unlink them. */
-    for (struct stream *st = api->streams; st; st = st->next)
-        bt_http_stream_end(st->s);
+    /* Held panel requests are answered now; the browsers come back to
+     * whichever instance is still up. */
+    api->closing = true;
+    for (struct waiter *w = api->waiters, *next; w; w = next) {
+        next = w->next;
+        if (!w->querying) /* the others are answered when their query ends */
+            waiter_answer(w, "retry: 500\n\n", 12);
+    }
     uv_close((uv_handle_t *)&api->keepalive, keepalive_closed);
 }

@@ -4,6 +4,7 @@
 #include <libgen.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -306,9 +307,19 @@ static void on_notify(const char *channel, const char *payload, void *ud)
 {
     struct bt_app *app = ud;
 
-    (void)payload;
-    if (!strcmp(channel, BT_VERSIONS_CHANNEL))
+    if (!strcmp(channel, BT_VERSIONS_CHANNEL)) {
         fetch_motion(app);
+    } else if (!strcmp(channel, "baton_sent") && payload) {
+        /* "rep delivery-id": a delivery went out; open panels show it. */
+        const char *sp = strchr(payload, ' ');
+
+        if (sp && sp > payload) {
+            char *rep = bt_strndup(payload, (size_t)(sp - payload));
+
+            bt_api_panel_push(app->api, rep, strtoll(sp + 1, NULL, 10));
+            bt_free(rep);
+        }
+    }
 }
 
 static void on_marked(void *ud)
@@ -326,13 +337,6 @@ static void on_delivery_stored(void *ud)
     bt_push_kick(app->push);
 }
 
-/* A panel delivery was recorded as sent. Stub: the rep panel's Server-Sent
- * Events stream connects here. */
-static void on_panel_delivery(const struct bt_push_delivery *d, void *ud)
-{
-    (void)ud;
-    bt_debug("panel: delivery %lld for %s", d->id, d->to ? d->to : "(no rep)");
-}
 
 /* ---------------------------------------------------------------- HTTP */
 
@@ -520,7 +524,7 @@ out:
 
 int bt_app_new(uv_loop_t *loop, const struct bt_config *cfg, struct bt_app **out)
 {
-    static const char *const channels[] = {BT_VERSIONS_CHANNEL, NULL};
+    static const char *const channels[] = {BT_VERSIONS_CHANNEL, "baton_sent", NULL};
     struct bt_app *app = bt_calloc(1, sizeof(*app));
     struct bt_http_opts ho;
     struct bt_pg_opts po;
@@ -582,7 +586,6 @@ int bt_app_new(uv_loop_t *loop, const struct bt_config *cfg, struct bt_app **out
     rc = bt_push_new(loop, cfg, cfg->public_url, &app->push);
     if (rc)
         goto fail;
-    bt_push_set_panel_hook(app->push, on_panel_delivery, app);
 
     {
         struct bt_links_opts lo;

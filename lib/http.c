@@ -23,16 +23,6 @@ enum req_state {
     REQ_QUEUED     /* MHD has the response */
 };
 
-struct bt_http_stream {
-    struct bt_http_req *req;
-    struct bt_http_stream *next, *prev; /* the server's open streams */
-    struct bt_buf out;
-    size_t sent;
-    bool ended, waiting;
-    void (*on_close)(void *ud);
-    void *ud;
-};
-
 struct bt_http_req {
     struct bt_http *srv;
     struct MHD_Connection *conn; /* NULL once MHD is done with it */
@@ -46,7 +36,6 @@ struct bt_http_req {
     unsigned status;
     uint64_t deadline; /* loop ms; 0 when not waiting */
     struct bt_http_req *next, *prev; /* the list of requests waiting for an answer */
-    struct bt_http_stream *stream;
     void *data;
 };
 
@@ -62,7 +51,6 @@ struct bt_http {
     uv_timer_t deadline; /* the oldest waiting request */
     uv_idle_t kick;      /* one more MHD_run after a resume */
     struct bt_http_req *waiting_head, *waiting_tail;
-    struct bt_http_stream *streams;
     size_t pending;
     int closing_handles;
     void (*done)(void *ud);
@@ -310,7 +298,7 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
         h->handler(r, h->ud);
         if (r->state == REQ_ANSWERED)
             return queue(r);
-        if (r->state == REQ_HANDLING && !r->stream) {
+        if (r->state == REQ_HANDLING) {
             wait_for_answer(r);
             r->suspended = true;
             MHD_suspend_connection(conn);
@@ -323,10 +311,8 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
     case REQ_ANSWERED:
         return queue(r);
     case REQ_HANDLING:
-        if (!r->stream) {
-            r->suspended = true;
-            MHD_suspend_connection(conn);
-        }
+        r->suspended = true;
+        MHD_suspend_connection(conn);
         return MHD_YES;
     case REQ_QUEUED:
         return MHD_YES;
@@ -347,98 +333,6 @@ static void completed_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
         bt_debug("http: client left %s %s before the answer", r->method, r->path);
     r->conn = NULL;
     req_unref(r);
-}
-
-/* Streams */
-static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
-{
-    struct bt_http_stream *s = cls;
-    size_t avail = s->out.len - s->sent;
-
-    (void)pos;
-    if (!avail) {
-        if (s->ended)
-            return MHD_CONTENT_READER_END_OF_STREAM;
-        /* Nothing to send: park the connection until bt_http_stream_write. */
-        if (s->req && s->req->conn && !s->req->suspended && s->req->srv->mhd) {
-            s->req->suspended = true;
-            MHD_suspend_connection(s->req->conn);
-        }
-        return 0;
-    }
-    if (avail > max)
-        avail = max;
-    memcpy(buf, s->out.data + s->sent, avail);
-    s->sent += avail;
-    if (s->sent == s->out.len) {
-        bt_buf_reset(&s->out);
-        s->sent = 0;
-    }
-    return (ssize_t)avail;
-}
-
-static void stream_free(void *cls)
-{
-    struct bt_http_stream *s = cls;
-
-    if (s->on_close)
-        s->on_close(s->ud);
-    if (s->req) {
-        struct bt_http *h = s->req->srv;
-
-        if (s->prev)
-            s->prev->next = s->next;
-        else
-            h->streams = s->next;
-        if (s->next)
-            s->next->prev = s->prev;
-        s->req->stream = NULL;
-        req_unref(s->req); /* the stream's reference */
-    }
-    bt_buf_free(&s->out);
-    bt_free(s);
-}
-
-struct bt_http_stream *bt_http_respond_stream(struct bt_http_req *r, const char *content_type,
-                                              void (*on_close)(void *ud), void *ud)
-{
-    struct bt_http_stream *s = bt_calloc(1, sizeof(*s));
-    struct MHD_Response *resp;
-
-    s->req = r;
-    s->on_close = on_close;
-    s->ud = ud;
-    bt_buf_init(&s->out, 1u << 20);
-    resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream_read, s, stream_free);
-    if (!resp)
-        bt_fatal("http: cannot create a stream");
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
-    MHD_add_response_header(resp, "Cache-Control", "no-store");
-    r->stream = s;
-    s->next = r->srv->streams;
-    if (s->next)
-        s->next->prev = s;
-    r->srv->streams = s;
-    answer(r, 200, resp);
-    /* The handler's reference becomes the stream's: the request lives until
-     * MHD has destroyed the response, whichever of the two ends first. */
-    return s;
-}
-
-int bt_http_stream_write(struct bt_http_stream *s, const char *data, size_t len)
-{
-    int rc = bt_buf_add(&s->out, data, len);
-
-    if (!rc && s->req)
-        resume(s->req);
-    return rc;
-}
-
-void bt_http_stream_end(struct bt_http_stream *s)
-{
-    s->ended = true;
-    if (s->req)
-        resume(s->req);
 }
 
 /* The loop side */
@@ -609,9 +503,6 @@ void bt_http_close(struct bt_http *h, void (*done)(void *ud), void *ud)
         h->waiting_head->deadline = 1;
         on_deadline(&h->deadline);
     }
-    /* MHD must not be stopped with a connection suspended: end every stream. */
-    for (struct bt_http_stream *s = h->streams; s; s = s->next)
-        bt_http_stream_end(s);
     if (h->mhd) {
         MHD_run(h->mhd);
         uv_poll_stop(&h->poll);

@@ -70,14 +70,4 @@ void bt_http_respond(struct bt_http_req *r, unsigned status, const char *content
 /* A JSON error body {"error": reason} with STATUS. */
 void bt_http_respond_error(struct bt_http_req *r, unsigned status, const char *reason);
 
-/* Streaming answers (Server-Sent Events): after bt_http_respond_stream the
- * request stays open; bt_http_stream_write queues bytes; bt_http_stream_end
- * finishes it. ON_CLOSE(ud) fires once when the client goes away or the
- * stream ends; the stream handle is invalid after it. */
-struct bt_http_stream;
-struct bt_http_stream *bt_http_respond_stream(struct bt_http_req *r, const char *content_type,
-                                              void (*on_close)(void *ud), void *ud);
-int bt_http_stream_write(struct bt_http_stream *s, const char *data, size_t len) BT_MUST_CHECK;
-void bt_http_stream_end(struct bt_http_stream *s);
-
 #endif

@@ -160,9 +160,11 @@ enum {
 #define OURS                                                                                      \
     "WHERE id = $1::bigint AND leased_by = $2 AND attempts = $3::int AND status = 'pending'"
 
+/* Rep panels on every instance learn of it through baton_sent ("rep id"). */
 static const char SENT_SQL[] =
-    "UPDATE deliveries SET status = 'sent', sent_at = now(), external_id = $4, "
-    "  last_error = NULL, lease_until = NULL " OURS;
+    "WITH s AS (UPDATE deliveries SET status = 'sent', sent_at = now(), external_id = $4, "
+    "  last_error = NULL, lease_until = NULL " OURS " RETURNING id, rep_id) "
+    "SELECT pg_notify('baton_sent', rep_id || ' ' || id) FROM s";
 
 /* Back to the pool due in $4 ms with the error $5, or dead when it has
  * been trying for longer than $6 ms. */

@@ -19,24 +19,7 @@ struct server {
     int port;
     uv_timer_t later;
     struct bt_http_req *held;
-    struct bt_http_stream *stream;
-    int stream_closed;
 };
-
-static void stream_more(uv_timer_t *t)
-{
-    struct server *s = t->data;
-
-    assert_int_equal(bt_http_stream_write(s->stream, "data: b\n\n", 9), 0);
-    bt_http_stream_end(s->stream);
-}
-
-static void on_stream_closed(void *ud)
-{
-    struct server *s = ud;
-
-    s->stream_closed++;
-}
 
 static void answer_later(uv_timer_t *t)
 {
@@ -64,14 +47,6 @@ static void handler(struct bt_http_req *r, void *ud)
     } else if (!strcmp(path, "/later")) {
         s->held = r;
         uv_timer_start(&s->later, answer_later, 50, 0);
-    } else if (!strcmp(path, "/stream")) {
-        s->stream = bt_http_respond_stream(r, "text/event-stream", on_stream_closed, s);
-        assert_int_equal(bt_http_stream_write(s->stream, "data: a\n\n", 9), 0);
-        /* Later, from another callback, while the connection waits. */
-        uv_timer_start(&s->later, stream_more, 100, 0);
-    } else if (!strcmp(path, "/open-stream")) {
-        s->stream = bt_http_respond_stream(r, "text/event-stream", on_stream_closed, s);
-        assert_int_equal(bt_http_stream_write(s->stream, ": hello\n\n", 10), 0);
     } else if (!strcmp(path, "/never")) {
         s->held = r; /* the deadline answers; our late reply is a no-op */
         uv_timer_start(&s->later, answer_later, 600, 0);
@@ -257,35 +232,6 @@ static void chunked_body_over_the_limit_gets_413(void **state)
     free(big);
 }
 
-static void streams_deliver_later_writes(void **state)
-{
-    struct server *s = *state;
-    struct reply r;
-    CURL *c = request(s, NULL, "GET", "/stream", NULL, 0, NULL, &r);
-
-    assert_int_equal(r.status, 200);
-    assert_string_equal(r.body.data, "data: a\n\ndata: b\n\n");
-    assert_non_null(strstr(r.headers.data, "text/event-stream"));
-    reply_free(&r);
-    curl_easy_cleanup(c);
-    usleep(100 * 1000);
-    assert_int_equal(s->stream_closed, 1);
-}
-
-static void an_open_stream_does_not_stop_a_clean_shutdown(void **state)
-{
-    struct server *s = *state;
-    struct reply r;
-    CURL *c = curl_easy_init();
-
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 300L);
-    request(s, c, "GET", "/open-stream", NULL, 0, NULL, &r);
-    assert_string_equal(r.body.data, ": hello\n\n");
-    reply_free(&r);
-    curl_easy_cleanup(c);
-    /* teardown closes the server with the stream still open */
-}
-
 static void errors_are_json_with_a_reason(void **state)
 {
     struct server *s = *state;
@@ -309,9 +255,6 @@ int main(void)
         cmocka_unit_test_setup_teardown(too_long_content_length_gets_413, setup, teardown),
         cmocka_unit_test_setup_teardown(chunked_body_over_the_limit_gets_413, setup, teardown),
         cmocka_unit_test_setup_teardown(errors_are_json_with_a_reason, setup, teardown),
-        cmocka_unit_test_setup_teardown(streams_deliver_later_writes, setup, teardown),
-        cmocka_unit_test_setup_teardown(an_open_stream_does_not_stop_a_clean_shutdown, setup,
-                                        teardown),
     };
     bt_mem_init();
     curl_global_init(CURL_GLOBAL_DEFAULT);
