@@ -40,7 +40,9 @@ free_port() {
 }
 
 port=$(free_port)
+sink_port=$(free_port)
 base=http://127.0.0.1:$port
+sink=http://127.0.0.1:$sink_port
 hubspot_secret=demo-hubspot-client-secret
 generic_secret=whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw
 admin_token=demo-admin-token-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
@@ -56,11 +58,22 @@ sources:
   hubspot: {client_secret: $hubspot_secret}
   pipedrive: {username: baton, password: demo-pipedrive-password}
   generic: {secret: $generic_secret}
+channels:
+  slack: {api_base: "$sink", token: xoxb-demo-token}
+  teams: {targets: {emea-deals: {url: "$sink/teams/emea-deals"}}}
+  webhook:
+    secret: whsec_ZGVtby13ZWJob29rLXNpZ25pbmcta2V5
+    targets: {crm-sidebar: {url: "$sink/crm-sidebar"}}
 EOF2
+
+say "Starting the stand-in for Slack, Teams and the CRM sidebar on $sink"
+"$build/tests/demo_sink" "$sink_port" >"$work/reps.log" 2>&1 &
+pids+=($!)
 
 say "Starting batond on $base with the example motion"
 "$build/batond" --config "$work/batond.yaml" >"$work/batond.log" 2>&1 &
-pids+=($!)
+batond_pid=$!
+pids+=($batond_pid)
 for _ in $(seq 100); do
     curl -sf "$base/readyz" >/dev/null 2>&1 && break
     sleep 0.1
@@ -122,13 +135,49 @@ step "The same generic webhook again (a sender's retry): stored once" \
 step "A webhook with a forged signature" \
     "$(curl -s -o /dev/null -w '%{http_code}' -X POST "$base/v1/webhooks/hubspot" -H 'X-HubSpot-Signature-v3: Zm9yZ2Vk' -H "X-HubSpot-Request-Timestamp: $(($(date +%s) * 1000))" --data-binary '[]')"
 
-sleep 1
+for _ in $(seq 50); do
+    [[ $(psql_q -At -c "SELECT count(*) FROM deliveries WHERE status = 'pending'") == 0 ]] && break
+    sleep 0.2
+done
 say "What Baton chose, deal by deal (the motion's play, and where it goes)"
 psql_q -c "SELECT d.source, d.deal_id AS deal, coalesce(d.deal_name, '') AS name, d.stage,
                   coalesce(d.competitor, '-') AS competitor, d.asset_id AS asset,
                   d.play_id AS play, coalesce(d.rep_id, '(default)') AS rep,
                   d.channel || ':' || d.target AS route, d.status
            FROM deliveries d ORDER BY d.id"
+
+say "What each rep saw (Slack, Teams and the CRM sidebar, as the stand-in received them)"
+sed 's/^/  /' "$work/reps.log"
+
+say "Clicks: some by people, some by link unfurlers and mail scanners"
+browser='Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15'
+click() { # who user-agent method token
+    local code
+    code=$(curl -s -o /dev/null -w '%{http_code}' -X "$3" -A "$2" "$base/o/$4")
+    printf '  %-44s %-4s /o/%s -> %s\n' "$1" "$3" "$4" "$code"
+}
+while IFS='|' read -r token rep asset; do
+    click "Slack's unfurler (a robot)" 'Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)' GET "$token"
+done < <(psql_q -At -c "SELECT token, rep_id, asset_id FROM deliveries WHERE channel = 'slack' ORDER BY id")
+while IFS='|' read -r token rep asset; do
+    click "a mail security scanner (HEAD)" "$browser" HEAD "$token"
+done < <(psql_q -At -c "SELECT token, rep_id, asset_id FROM deliveries ORDER BY id LIMIT 2")
+sleep 2.2 # past the prefetch window: from now on a browser is a person
+while IFS='|' read -r token rep asset; do
+    click "${rep:-deal desk} opens $asset" "$browser" GET "$token"
+done < <(psql_q -At -c "SELECT token, rep_id, asset_id FROM deliveries WHERE status = 'sent'
+                        AND deal_id IN ('5001', '8', 'D-1002', '5002') ORDER BY id")
+sleep 0.5
+psql_q -c "SELECT h.kind, h.reason, count(*) FROM hits h GROUP BY 1, 2 ORDER BY 1, 2"
+
+say "A deal is won: Initrode closes"
+step "HubSpot: Initrode to 'Won'" "$(hubspot "$(hs_change 700005 5001 dealstage closedwon)")"
+
+say "The adoption report: baton report --by asset"
+sleep 0.5
+"$build/baton" report --db "$BATON_TEST_DB" --by asset
+say "... and by rep"
+"$build/baton" report --db "$BATON_TEST_DB" --by rep
 
 say "Why, for one of them: baton explain"
 "$build/baton" explain "$root/config/motion.example.yaml" --stage presentationscheduled \
@@ -139,5 +188,9 @@ if [[ -n ${BATON_DEMO_BATCH:-} ]]; then
     exit 0
 fi
 say "Baton is running on $base (Ctrl-C stops it and removes everything)"
-echo "  dashboard:  $base/dashboard?token=$admin_token"
-wait "${pids[0]}"
+echo "  dashboard:    $base/dashboard?token=$admin_token"
+for r in dana lukas priya; do
+    printf '  %-13s %s\n' "$r's panel:" "$("$build/batond" --config "$work/batond.yaml" --panel-url $r)"
+done
+echo "  reps' view:   tail -f $work/reps.log"
+wait "$batond_pid"
