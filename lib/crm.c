@@ -5,6 +5,8 @@
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <math.h>
 #include <string.h>
 
 #include "mem.h"
@@ -26,6 +28,70 @@ const struct bt_crm_ops *bt_crm_find(enum bt_source source)
         if (adapters[i]->source == source)
             return adapters[i];
     return NULL;
+}
+
+/* Shared by the JSON intakes; see crm.h. */
+int bt_json_scalar_text(const json_t *v, char *buf, size_t len, const char **text)
+{
+    double d;
+
+    *text = NULL;
+    switch (json_typeof(v)) {
+    case JSON_STRING:
+        if (json_string_length(v))
+            *text = json_string_value(v);
+        return 0;
+    case JSON_INTEGER:
+        snprintf(buf, len, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        break;
+    case JSON_REAL:
+        d = json_real_value(v);
+        if (fabs(d) < 9007199254740992.0 && d == floor(d)) {
+            snprintf(buf, len, "%.0f", d);
+        } else {
+            for (int p = 1; p <= 17; p++) {
+                snprintf(buf, len, "%.*g", p, d);
+                if (strtod(buf, NULL) == d)
+                    break;
+            }
+        }
+        break;
+    case JSON_TRUE:
+    case JSON_FALSE:
+        snprintf(buf, len, "%s", json_is_true(v) ? "true" : "false");
+        break;
+    case JSON_NULL:
+        return 0;
+    default:
+        return -1;
+    }
+    *text = buf;
+    return 0;
+}
+
+void bt_changes_move(struct bt_changes *to, struct bt_changes *from)
+{
+    for (size_t i = 0; i < from->n; i++)
+        *bt_changes_add(to) = from->v[i];
+    from->n = 0;
+    bt_changes_free(from);
+}
+
+bool bt_crm_same_name_field(const struct bt_motion *m, enum bt_source src,
+                            const struct bt_crm_default *defaults, size_t n_defaults,
+                            const char *prop)
+{
+    const char *const *cf = m ? bt_motion_condition_fields(m) : NULL;
+
+    if (!cf || bt_motion_field_by_name(m, src, prop))
+        return false;
+    for (size_t i = 0; i < n_defaults; i++)
+        if (!strcmp(defaults[i].field, prop))
+            return false;
+    for (; *cf; cf++)
+        if (!strcmp(*cf, prop))
+            return true;
+    return false;
 }
 
 void bt_changes_init(struct bt_changes *c)

@@ -100,6 +100,29 @@ int bt_change_from_json(const struct json_t *j, struct bt_change *out) BT_MUST_C
  * outside int64 rejected, depth bounded. New reference or NULL with a reason. */
 struct json_t *bt_json_parse_strict(const char *buf, size_t len, char *why, size_t why_len);
 
+/* A JSON scalar as text, for storing as a field value: strings as sent,
+ * integers in full, reals in the shortest form that reads back as the same
+ * double (integral ones without an exponent), booleans as true/false.
+ * *TEXT is NULL for null and for the empty string (both mean "cleared"), and
+ * points into V or BUF (at least 40 bytes). -1 for objects and arrays. */
+int bt_json_scalar_text(const struct json_t *v, char *buf, size_t len, const char **text);
+
+/* Appends every change of FROM to TO and leaves FROM empty. */
+void bt_changes_move(struct bt_changes *to, struct bt_changes *from);
+
+/* Where a CRM keeps Baton's standard fields when the motion does not say. */
+struct bt_crm_default {
+    const char *field, *prop;
+};
+
+/* Whether the property PROP of SRC should be stored under its own name: a
+ * play's condition names a field PROP that the motion does not map and that
+ * is not one of the CRM's DEFAULTS (motion.h: "a deal field with no mapping
+ * is read from the property of the same name"). */
+bool bt_crm_same_name_field(const struct bt_motion *m, enum bt_source src,
+                            const struct bt_crm_default *defaults, size_t n_defaults,
+                            const char *prop);
+
 /* Parses ISO-8601 / RFC 3339 times ("2024-05-29T15:11:55Z",
  * "2024-05-29T15:11:55.724+02:00", "2024-05-29 15:11:55" as UTC) to ms. */
 int bt_parse_time_ms(const char *s, int64_t *out) BT_MUST_CHECK;

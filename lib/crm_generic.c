@@ -59,49 +59,6 @@ static int verify(const struct bt_crm_auth *auth, const struct bt_request *req, 
                                header(req, "webhook-signature"), req->now, why, why_len);
 }
 
-/* A JSON scalar as text: strings as sent, integers in full, reals in the
- * shortest form that reads back as the same double (integral ones without
- * an exponent), booleans as true/false; *text is NULL for null and for the
- * empty string (both say "cleared"). -1 for objects and arrays. BUF holds
- * at least 40 bytes. */
-static int scalar_text(const json_t *v, char *buf, size_t len, const char **text)
-{
-    double d;
-
-    *text = NULL;
-    switch (json_typeof(v)) {
-    case JSON_STRING:
-        if (json_string_length(v))
-            *text = json_string_value(v);
-        return 0;
-    case JSON_INTEGER:
-        snprintf(buf, len, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-        break;
-    case JSON_REAL:
-        d = json_real_value(v);
-        if (fabs(d) < 9007199254740992.0 && d == floor(d)) {
-            snprintf(buf, len, "%.0f", d);
-        } else {
-            for (int p = 1; p <= 17; p++) {
-                snprintf(buf, len, "%.*g", p, d);
-                if (strtod(buf, NULL) == d)
-                    break;
-            }
-        }
-        break;
-    case JSON_TRUE:
-    case JSON_FALSE:
-        snprintf(buf, len, "%s", json_is_true(v) ? "true" : "false");
-        break;
-    case JSON_NULL:
-        return 0;
-    default:
-        return -1;
-    }
-    *text = buf;
-    return 0;
-}
-
 /* Stores TEXT under every Baton field that PROP feeds (a motion may read two
  * fields from one property). A property no mapping names keeps its own
  * name, unless that name is a field the motion reads from another
@@ -138,7 +95,7 @@ static int add_field(const struct bt_motion *m, const char *where, const char *k
         set_why(why, why_len, "%s: a key is empty or longer than %d bytes", where, KEY_MAX);
         return BT_EINVAL;
     }
-    if (scalar_text(v, buf, sizeof(buf), &text) != 0) {
+    if (bt_json_scalar_text(v, buf, sizeof(buf), &text) != 0) {
         set_why(why, why_len, "%s.%s is not a string, number, boolean or null", where, key);
         return BT_EINVAL;
     }

@@ -80,48 +80,6 @@ out:
     return ret;
 }
 
-/* A JSON scalar as text: strings as sent, integers in full, reals in the
- * shortest form that reads back as the same double (integral ones without
- * an exponent), booleans as true/false; *text is NULL for null and for the
- * empty string, which HubSpot sends for a cleared property. -1 for objects
- * and arrays. BUF holds at least 40 bytes. */
-static int scalar_text(const json_t *v, char *buf, size_t len, const char **text)
-{
-    double d;
-
-    *text = NULL;
-    switch (json_typeof(v)) {
-    case JSON_STRING:
-        if (json_string_length(v))
-            *text = json_string_value(v);
-        return 0;
-    case JSON_INTEGER:
-        snprintf(buf, len, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-        break;
-    case JSON_REAL:
-        d = json_real_value(v);
-        if (fabs(d) < 9007199254740992.0 && d == floor(d)) {
-            snprintf(buf, len, "%.0f", d);
-        } else {
-            for (int p = 1; p <= 17; p++) {
-                snprintf(buf, len, "%.*g", p, d);
-                if (strtod(buf, NULL) == d)
-                    break;
-            }
-        }
-        break;
-    case JSON_TRUE:
-    case JSON_FALSE:
-        snprintf(buf, len, "%s", json_is_true(v) ? "true" : "false");
-        break;
-    case JSON_NULL:
-        return 0;
-    default:
-        return -1;
-    }
-    *text = buf;
-    return 0;
-}
 
 /* A required non-negative integer member of event I. */
 static int get_id(const json_t *ev, size_t i, const char *key, int64_t *out, char *why,
@@ -239,7 +197,7 @@ static int add_property(const struct bt_motion *m, const json_t *ev, size_t i, s
         set_why(why, why_len, "event %zu: propertyValue is missing", i);
         return BT_EINVAL;
     }
-    if (scalar_text(value, buf, sizeof(buf), &text) != 0) {
+    if (bt_json_scalar_text(value, buf, sizeof(buf), &text) != 0) {
         set_why(why, why_len, "event %zu: propertyValue is not a string", i);
         return BT_EINVAL;
     }
@@ -358,14 +316,6 @@ out:
     return ret;
 }
 
-/* Hands every change of FROM to TO; FROM is left empty. */
-static void move_changes(struct bt_changes *to, struct bt_changes *from)
-{
-    for (size_t i = 0; i < from->n; i++)
-        *bt_changes_add(to) = from->v[i];
-    from->n = 0;
-    bt_changes_free(from);
-}
 
 static int parse(const struct bt_motion *m, const struct bt_request *req, struct bt_changes *out,
                  char *why, size_t why_len)
@@ -392,7 +342,7 @@ static int parse(const struct bt_motion *m, const struct bt_request *req, struct
         if (parse_event(m, ev, i, &tmp, why, why_len) != 0)
             goto out;
     }
-    move_changes(out, &tmp);
+    bt_changes_move(out, &tmp);
     ret = 0;
 out:
     bt_changes_free(&tmp);

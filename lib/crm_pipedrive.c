@@ -284,9 +284,7 @@ static char *id_text(const json_t *v)
 /* Where Baton's standard fields live in a Pipedrive deal when the motion
  * does not say: a deal field with no mapping is read from Pipedrive's own
  * property for it. */
-static const struct {
-    const char *field, *prop;
-} defaults[] = {
+static const struct bt_crm_default defaults[] = {
     {"stage", "stage_id"},
     {"owner", "owner_id"},
     {"name", "title"},
@@ -303,32 +301,12 @@ static const char *v2_name(const char *v1_key)
     return !strcmp(v1_key, "user_id") ? "owner_id" : NULL;
 }
 
-static bool is_default_field(const char *field)
-{
-    for (size_t i = 0; i < N_DEFAULTS; i++)
-        if (!strcmp(defaults[i].field, field))
-            return true;
-    return false;
-}
 
 static bool mapped(const struct bt_motion *m, const char *field)
 {
     return m && bt_motion_field_by_name(m, SRC, field) != NULL;
 }
 
-/* A play condition on a field the motion does not map reads the property of
- * that name (a plain v1 key, say), as motion.h promises. */
-static bool same_name_field(const struct bt_motion *m, const char *prop)
-{
-    const char *const *cf = m ? bt_motion_condition_fields(m) : NULL;
-
-    if (!cf || is_default_field(prop) || mapped(m, prop))
-        return false;
-    for (; *cf; cf++)
-        if (!strcmp(*cf, prop))
-            return true;
-    return false;
-}
 
 static bool listed(const struct bt_field_map *fm, const char *value)
 {
@@ -391,7 +369,7 @@ static bool route(const struct bt_motion *m, const char *prop, const char *text,
         if (f)
             bt_fields_set(f, defaults[i].field, text);
     }
-    if (!hit && same_name_field(m, prop)) {
+    if (!hit && bt_crm_same_name_field(m, SRC, defaults, N_DEFAULTS, prop)) {
         hit = true;
         if (f)
             bt_fields_set(f, prop, text);
@@ -671,14 +649,6 @@ out:
     return ret;
 }
 
-/* Hands every change of FROM to TO; FROM is left empty. */
-static void move_changes(struct bt_changes *to, struct bt_changes *from)
-{
-    for (size_t i = 0; i < from->n; i++)
-        *bt_changes_add(to) = from->v[i];
-    from->n = 0;
-    bt_changes_free(from);
-}
 
 static int parse(const struct bt_motion *m, const struct bt_request *req, struct bt_changes *out,
                  char *why, size_t why_len)
@@ -712,7 +682,7 @@ static int parse(const struct bt_motion *m, const struct bt_request *req, struct
     else
         set_why(why, why_len, "meta: neither entity (v2) nor object (v1)");
     if (ret == 0)
-        move_changes(out, &tmp);
+        bt_changes_move(out, &tmp);
 out:
     bt_changes_free(&tmp);
     json_decref(root);

@@ -337,9 +337,7 @@ out:
 
 /* Where Baton's standard fields live on an Opportunity when the motion does
  * not say. */
-static const struct {
-    const char *field, *prop;
-} defaults[] = {
+static const struct bt_crm_default defaults[] = {
     {"stage", "StageName"},
     {"owner", "OwnerId"},
     {"name", "Name"},
@@ -349,30 +347,12 @@ static const struct {
 
 enum { N_DEFAULTS = sizeof(defaults) / sizeof(defaults[0]) };
 
-static bool is_default_field(const char *field)
-{
-    for (size_t i = 0; i < N_DEFAULTS; i++)
-        if (!strcmp(defaults[i].field, field))
-            return true;
-    return false;
-}
 
 static bool mapped(const struct bt_motion *m, const char *field)
 {
     return m && bt_motion_field_by_name(m, SRC, field) != NULL;
 }
 
-static bool same_name_field(const struct bt_motion *m, const char *prop)
-{
-    const char *const *cf = m ? bt_motion_condition_fields(m) : NULL;
-
-    if (!cf || is_default_field(prop) || mapped(m, prop))
-        return false;
-    for (; *cf; cf++)
-        if (!strcmp(*cf, prop))
-            return true;
-    return false;
-}
 
 /* Stores TEXT under every Baton field that PROP feeds. Salesforce API names
  * are case-insensitive, so the motion's may differ in case from the
@@ -397,7 +377,7 @@ static void route(const struct bt_motion *m, const char *prop, const char *text,
         hit = true;
         bt_fields_set(f, defaults[i].field, text);
     }
-    if (!hit && same_name_field(m, prop))
+    if (!hit && bt_crm_same_name_field(m, SRC, defaults, N_DEFAULTS, prop))
         bt_fields_set(f, prop, text);
 }
 
@@ -468,14 +448,6 @@ out:
     return ret;
 }
 
-/* Hands every change of FROM to TO; FROM is left empty. */
-static void move_changes(struct bt_changes *to, struct bt_changes *from)
-{
-    for (size_t i = 0; i < from->n; i++)
-        *bt_changes_add(to) = from->v[i];
-    from->n = 0;
-    bt_changes_free(from);
-}
 
 /* Each notification is the record's latest state (an UPDATE of every field
  * the message was set up to send; xsi:nil is a cleared field). Its time is
@@ -510,7 +482,7 @@ static int parse(const struct bt_motion *m, const struct bt_request *req, struct
         if (is_elem(note, NS_OM, "Notification") &&
             read_notification(m, note, n++, &tmp, why, why_len) != 0)
             goto out;
-    move_changes(out, &tmp);
+    bt_changes_move(out, &tmp);
     ret = 0;
 out:
     message_free(&msg);
