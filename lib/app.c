@@ -40,6 +40,10 @@ struct bt_app {
 
     /* The active motion, as the database says (NOTIFY keeps it current). */
     struct bt_motion *motion;
+    /* The configured file as read at start: until the database has said
+     * which version is active (it may be down), webhooks are still read
+     * with its field maps and journaled rather than refused. */
+    struct bt_motion *file_motion;
     long long motion_version;
     bool fetching_motion, refetch_motion;
 
@@ -422,7 +426,7 @@ static void webhook(struct bt_app *app, struct bt_http_req *r, const char *rest)
         bt_http_respond_error(r, 401, why[0] ? why : "authentication failed");
         goto out;
     }
-    if (!app->motion) {
+    if (!app->motion && !app->file_motion) {
         /* Field mappings live in the motion; without one the events cannot
          * be read. Our problem, not the sender's: ask for a retry. */
         static const char *const retry[] = {"Retry-After", "30", NULL};
@@ -432,7 +436,8 @@ static void webhook(struct bt_app *app, struct bt_http_req *r, const char *rest)
         goto out;
     }
     bt_changes_init(&changes);
-    rc = bt_crm_find((enum bt_source)src)->parse(app->motion, &breq, &changes, why, sizeof(why));
+    rc = bt_crm_find((enum bt_source)src)->parse(app->motion ? app->motion : app->file_motion,
+                                                   &breq, &changes, why, sizeof(why));
     if (rc < 0) {
         bt_warn("webhook %s: malformed: %s", source_name, why);
         bt_http_respond_error(r, 400, why[0] ? why : "malformed body");
@@ -635,6 +640,14 @@ int bt_app_new(uv_loop_t *loop, const struct bt_config *cfg, struct bt_app **out
         else
             bt_warn("motion: cannot watch %s for changes; SIGHUP reloads it", cfg->motion);
         bt_free(copy);
+        {
+            struct bt_diags diags;
+
+            bt_diags_init(&diags);
+            if (bt_motion_load(cfg->motion, &app->file_motion, &diags) < 0)
+                app->file_motion = NULL; /* the load job logs every problem */
+            bt_diags_free(&diags);
+        }
         start_load(app);
     }
     *out = app;
@@ -660,6 +673,7 @@ static void one_closed(void *ud)
 
         bt_journal_close(app->journal);
         bt_motion_unref(app->motion);
+        bt_motion_unref(app->file_motion);
         bt_config_unref(app->cfg);
         bt_free(app);
         if (done)

@@ -144,11 +144,49 @@ static void a_full_journal_answers_503_never_4xx(void **state)
     bt_free(motion);
 }
 
+static void a_daemon_started_without_its_database_journals(void **state)
+{
+    struct bt_testd d;
+    char *motion = bt_test_source_path("config/motion.example.yaml");
+    PGconn *db;
+    char *v;
+
+    (void)state;
+    pg("stop");
+    bt_testd_start(&d, motion, NULL);
+    for (int i = 2000; i < 2005; i++) {
+        char *body = event(i), id[32];
+        struct bt_test_resp r;
+
+        snprintf(id, sizeof(id), "msg_cold_%d", i);
+        bt_test_post_generic(&d, id, body, strlen(body), 0, NULL, &r);
+        assert_int_equal(r.status, 200); /* read with the file's field maps, journaled */
+        bt_test_resp_free(&r);
+        bt_free(body);
+    }
+    pg("start");
+    db = bt_test_db();
+    v = bt_test_db_wait(db, "5", 20000,
+                        "SELECT count(*) FROM inbox WHERE event_id LIKE 'msg_cold_%'");
+    assert_string_equal(v, "5");
+    bt_free(v);
+    v = bt_test_db_wait(db, "5", 10000,
+                        "SELECT count(*) FROM deliveries WHERE deal_id IN ('OUT-2000', "
+                        "'OUT-2001', 'OUT-2002', 'OUT-2003', 'OUT-2004')");
+    assert_string_equal(v, "5");
+    bt_free(v);
+    bt_testd_stop(&d);
+    bt_testd_cleanup(&d);
+    PQfinish(db);
+    bt_free(motion);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(acknowledged_events_survive_an_outage),
         cmocka_unit_test(a_full_journal_answers_503_never_4xx),
+        cmocka_unit_test(a_daemon_started_without_its_database_journals),
     };
     bt_mem_init();
     if (getenv("BATON_TEST_FILTER"))
