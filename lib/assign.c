@@ -199,7 +199,7 @@ static void match_deal(struct bt_assign *a, PGresult *r, int row, struct bt_pg_b
             p[14] = asset->title;
             p[15] = asset->url;
             p[16] = bt_fields_get(&deal, "name");
-            bt_pg_batch_add(b, INSERT_SQL, 17, p);
+            bt_pg_batch_add_prepared(b, "bt_assign_insert", INSERT_SQL, 17, p);
             if (!route)
                 a->stats.unroutable++;
             bt_debug("assign: %s deal %s gets %s (play %s)", source, deal_id,
@@ -211,7 +211,7 @@ static void match_deal(struct bt_assign *a, PGresult *r, int row, struct bt_pg_b
     {
         const char *p[3] = {source, deal_id, seq};
 
-        bt_pg_batch_add(b, DONE_SQL, 3, p);
+        bt_pg_batch_add_prepared(b, "bt_assign_done", DONE_SQL, 3, p);
     }
     a->stats.deals++;
     bt_match_result_free(&res);
@@ -269,7 +269,7 @@ static void cycle(struct bt_assign *a)
     snprintf(limit, sizeof(limit), "%u", a->opts.batch);
     snprintf(lease, sizeof(lease), "%u", a->opts.lease_s);
     b = bt_pg_batch_new();
-    bt_pg_batch_add(b, CLAIM_SQL, 2, p);
+    bt_pg_batch_add_prepared(b, "bt_assign_claim", CLAIM_SQL, 2, p);
     a->running = true;
     a->again = false;
     a->stats.cycles++;

@@ -140,7 +140,7 @@ static void add_change(struct bt_pg_batch *b, const struct bt_change *c)
     params[5] = fields_s;
     params[6] = payload;
     params[7] = merged_s;
-    bt_pg_batch_add(b, INGEST_SQL, 8, params);
+    bt_pg_batch_add_prepared(b, "bt_ingest", INGEST_SQL, 8, params);
     bt_free(payload);
     bt_free(fields_s);
     bt_free(merged_s);

@@ -135,7 +135,7 @@ static void flush(struct bt_links *l)
     for (struct hit *h = l->head; h; h = h->next) {
         const char *p[6] = {h->delivery_id, h->at, h->method, h->agent, h->kind, h->reason};
 
-        bt_pg_batch_add(b, HIT_SQL, 6, p);
+        bt_pg_batch_add_prepared(b, "bt_links_hit", HIT_SQL, 6, p);
     }
     w = bt_malloc(sizeof(*w));
     w->l = l;
@@ -261,7 +261,7 @@ void bt_links_handle(struct bt_links *l, struct bt_http_req *r, const char *toke
     snprintf(q->method, sizeof(q->method), "%s", method);
     q->agent = agent ? bt_strndup(agent, strnlen(agent, MAX_AGENT)) : NULL;
     b = bt_pg_batch_new();
-    bt_pg_batch_add(b, LOOKUP_SQL, 1, &token);
+    bt_pg_batch_add_prepared(b, "bt_links_lookup", LOOKUP_SQL, 1, &token);
     if (bt_pg_submit(l->pg, b, looked_up, q) < 0) {
         l->lookups++;
         looked_up(BT_EAGAIN, NULL, 0, "database unreachable", q);

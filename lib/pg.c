@@ -6,6 +6,7 @@
 #include "mem.h"
 
 struct stmt {
+    char *name; /* a prepared statement's name, or NULL */
     char *sql;
     int n;
     char **params;
@@ -19,6 +20,10 @@ struct bt_pg_batch {
     void *ud;
     PGresult **results;
     size_t n_results;
+    /* Statements prepared on the way (sent first, in this order): their
+     * results come first and are not the caller's. */
+    char **prepares;
+    size_t n_prepares, prepares_seen;
     int err;
     char *errmsg;
     uint64_t sent_at;
@@ -41,6 +46,8 @@ struct bt_pg {
     uv_timer_t timer; /* reconnect backoff, and the batch deadline */
     unsigned backoff_ms;
     struct bt_pg_batch *head, *tail; /* sent, waiting for their Sync */
+    char **prepared; /* statement names prepared on this connection */
+    size_t n_prepared;
     size_t in_flight;
     int dispatching;
     bool want_close;
@@ -49,6 +56,7 @@ struct bt_pg {
 };
 
 static void on_io(uv_poll_t *p, int status, int events);
+static void forget_all_prepared(struct bt_pg *pg);
 static void on_timer(uv_timer_t *t);
 static void start_connect(struct bt_pg *pg);
 
@@ -74,7 +82,11 @@ void bt_pg_batch_free(struct bt_pg_batch *b)
             bt_free(b->v[i].params[j]);
         bt_free(b->v[i].params);
         bt_free(b->v[i].sql);
+        bt_free(b->v[i].name);
     }
+    for (size_t i = 0; i < b->n_prepares; i++)
+        bt_free(b->prepares[i]);
+    bt_free(b->prepares);
     for (size_t i = 0; i < b->n_results; i++)
         PQclear(b->results[i]);
     bt_free(b->results);
@@ -92,11 +104,19 @@ void bt_pg_batch_add(struct bt_pg_batch *b, const char *sql, int n, const char *
         b->v = bt_reallocarray(b->v, b->alloc, sizeof(*b->v));
     }
     s = &b->v[b->n++];
+    s->name = NULL;
     s->sql = bt_strdup(sql);
     s->n = n;
     s->params = bt_calloc((size_t)(n > 0 ? n : 1), sizeof(char *));
     for (int i = 0; i < n; i++)
         s->params[i] = params[i] ? bt_strdup(params[i]) : NULL;
+}
+
+void bt_pg_batch_add_prepared(struct bt_pg_batch *b, const char *name, const char *sql, int n,
+                              const char *const *params)
+{
+    bt_pg_batch_add(b, sql, n, params);
+    b->v[b->n - 1].name = bt_strdup(name);
 }
 
 size_t bt_pg_batch_len(const struct bt_pg_batch *b)
@@ -183,6 +203,7 @@ static void broken(struct bt_pg *pg, const char *why)
     if (pg->conn)
         PQfinish(pg->conn);
     pg->conn = NULL;
+    forget_all_prepared(pg); /* they died with the session */
     set_state(pg, PG_DOWN);
     if (was_up)
         bt_warn("pg %s: connection lost: %s", pg->name, msg);
@@ -218,13 +239,58 @@ static void arm_deadline(struct bt_pg *pg)
     uv_timer_start(&pg->timer, on_timer, due > now ? due - now : 0, 0);
 }
 
+static bool is_prepared(const struct bt_pg *pg, const char *name)
+{
+    for (size_t i = 0; i < pg->n_prepared; i++)
+        if (!strcmp(pg->prepared[i], name))
+            return true;
+    return false;
+}
+
+static void forget_prepared(struct bt_pg *pg, const char *name)
+{
+    for (size_t i = 0; i < pg->n_prepared; i++) {
+        if (!strcmp(pg->prepared[i], name)) {
+            bt_free(pg->prepared[i]);
+            pg->prepared[i] = pg->prepared[--pg->n_prepared];
+            return;
+        }
+    }
+}
+
+static void forget_all_prepared(struct bt_pg *pg)
+{
+    for (size_t i = 0; i < pg->n_prepared; i++)
+        bt_free(pg->prepared[i]);
+    bt_free(pg->prepared);
+    pg->prepared = NULL;
+    pg->n_prepared = 0;
+}
+
 static int send_batch(struct bt_pg *pg, struct bt_pg_batch *b)
 {
+    /* A statement named for the first time on this connection is prepared
+     * in the same pipeline, ahead of the batch: parsed and planned once. */
     for (size_t i = 0; i < b->n; i++) {
         struct stmt *s = &b->v[i];
 
-        if (!PQsendQueryParams(pg->conn, s->sql, s->n, NULL, (const char *const *)s->params,
-                               NULL, NULL, 0))
+        if (!s->name || is_prepared(pg, s->name))
+            continue;
+        if (!PQsendPrepare(pg->conn, s->name, s->sql, s->n, NULL))
+            return BT_EIO;
+        b->prepares = bt_reallocarray(b->prepares, b->n_prepares + 1, sizeof(char *));
+        b->prepares[b->n_prepares++] = bt_strdup(s->name);
+        pg->prepared = bt_reallocarray(pg->prepared, pg->n_prepared + 1, sizeof(char *));
+        pg->prepared[pg->n_prepared++] = bt_strdup(s->name);
+    }
+    for (size_t i = 0; i < b->n; i++) {
+        struct stmt *s = &b->v[i];
+        int ok = s->name ? PQsendQueryPrepared(pg->conn, s->name, s->n,
+                                               (const char *const *)s->params, NULL, NULL, 0)
+                         : PQsendQueryParams(pg->conn, s->sql, s->n, NULL,
+                                             (const char *const *)s->params, NULL, NULL, 0);
+
+        if (!ok)
             return BT_EIO;
     }
     if (!PQpipelineSync(pg->conn))
@@ -315,6 +381,22 @@ static void read_results(struct bt_pg *pg)
             pg->in_flight--;
             arm_deadline(pg);
             finish_batch(pg, b);
+            continue;
+        }
+        if (b->prepares_seen < b->n_prepares) {
+            /* A prepare's answer, not the caller's: keep the name only if
+             * it took. */
+            if (st != PGRES_COMMAND_OK) {
+                const char *m = PQresultErrorMessage(r);
+
+                forget_prepared(pg, b->prepares[b->prepares_seen]);
+                if (!b->err) {
+                    b->err = BT_EDB;
+                    b->errmsg = bt_strdup(m && *m ? m : "prepare failed");
+                }
+            }
+            b->prepares_seen++;
+            PQclear(r);
             continue;
         }
         if ((st == PGRES_FATAL_ERROR || st == PGRES_PIPELINE_ABORTED) && !b->err) {
@@ -466,6 +548,7 @@ static void timer_closed(uv_handle_t *h)
     for (size_t i = 0; pg->listen[i]; i++)
         bt_free(pg->listen[i]);
     bt_free(pg->listen);
+    forget_all_prepared(pg);
     bt_free(pg->conninfo);
     bt_free(pg->name);
     bt_free(pg);

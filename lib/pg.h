@@ -48,6 +48,11 @@ struct bt_pg_batch *bt_pg_batch_new(void);
 void bt_pg_batch_free(struct bt_pg_batch *b); /* NULL-safe; only for unsubmitted batches */
 /* Appends a statement with N text parameters (NULL = SQL NULL); copies all. */
 void bt_pg_batch_add(struct bt_pg_batch *b, const char *sql, int n, const char *const *params);
+/* The same, as the prepared statement NAME: prepared on each connection
+ * the first time it is used there (and again after a reconnect), then only
+ * executed. One NAME must always have the same SQL. */
+void bt_pg_batch_add_prepared(struct bt_pg_batch *b, const char *name, const char *sql, int n,
+                              const char *const *params);
 size_t bt_pg_batch_len(const struct bt_pg_batch *b);
 
 typedef void (*bt_pg_cb)(int err, PGresult *const *results, size_t n, const char *errmsg,
