@@ -362,9 +362,11 @@ out:
 void bt_api_panel_push(struct bt_api *api, const char *rep_id, long long delivery_id)
 {
     bt_debug("panel: delivery %lld for %s", delivery_id, rep_id);
-    for (struct waiter *w = api->waiters; w; w = w->next)
+    for (struct waiter *w = api->waiters, *next; w; w = next) {
+        next = w->next; /* a failed query answers (and frees) w at once */
         if (!strcmp(w->rep, rep_id) && !w->querying && delivery_id > w->after)
             events_query(api, w);
+    }
 }
 
 /* What the rep's browser has not seen yet: sent deliveries after its last

@@ -51,7 +51,7 @@ struct bt_app {
     uv_fs_event_t watch;
     bool watching;
     uv_timer_t debounce;
-    bool load_running, load_again;
+    bool load_running, load_again, load_counted;
     char last_sha[65];
 
     /* Stopping */
@@ -151,6 +151,7 @@ struct load_job {
     int rc;
     bool invalid;
     char sha[65];
+    char last_sha[65]; /* the app's, copied: the worker never reads the app */
 };
 
 static void load_work(uv_work_t *w)
@@ -168,13 +169,20 @@ static void load_work(uv_work_t *w)
     }
     src = bt_motion_source(m, &len);
     bt_sha256_hex(src, len, job->sha);
-    if (!strcmp(job->sha, job->app->last_sha)) {
+    if (!strcmp(job->sha, job->last_sha)) {
         job->res.outcome = BT_LOAD_UNCHANGED;
         job->rc = 0;
         bt_motion_unref(m);
         return;
     }
-    conn = PQconnectdb(job->conninfo);
+    {
+        /* A bounded wait: the pool thread must not hang on an unreachable
+         * host (the conninfo may be key=value or a URI; both expand). */
+        const char *const keys[] = {"dbname", "connect_timeout", NULL};
+        const char *const values[] = {job->conninfo, "10", NULL};
+
+        conn = PQconnectdbParams(keys, values, 1);
+    }
     if (PQstatus(conn) != CONNECTION_OK) {
         snprintf(job->res.error, sizeof(job->res.error), "%s", PQerrorMessage(conn));
         job->rc = BT_EDB;
@@ -190,6 +198,7 @@ static void load_work(uv_work_t *w)
 
 static void start_load(struct bt_app *app);
 static void on_debounce(uv_timer_t *t);
+static void one_closed(void *ud);
 
 static void load_done(uv_work_t *w, int status)
 {
@@ -197,6 +206,18 @@ static void load_done(uv_work_t *w, int status)
     struct bt_app *app = job->app;
 
     app->load_running = false;
+    if (app->stopping) {
+        /* The app waited for this job (see close_all): nothing more to do. */
+        bt_diags_free(&job->diags);
+        bt_free(job->file);
+        bt_free(job->conninfo);
+        bt_free(job);
+        if (app->load_counted) {
+            app->load_counted = false;
+            one_closed(app);
+        }
+        return;
+    }
     if (status == UV_ECANCELED) {
         /* nothing ran */
     } else if (job->invalid) {
@@ -254,6 +275,7 @@ static void start_load(struct bt_app *app)
     job->app = app;
     job->file = bt_strdup(app->cfg->motion);
     job->conninfo = bt_strdup(app->cfg->database);
+    memcpy(job->last_sha, app->last_sha, sizeof(job->last_sha));
     bt_diags_init(&job->diags);
     app->load_running = true;
     if (uv_queue_work(app->loop, &job->work, load_work, load_done) < 0) {
@@ -692,7 +714,8 @@ static void close_all(struct bt_app *app)
     app->closing = 1; /* held until every close below is started */
     app->closing++;
     bt_http_close(app->http, one_closed, app);
-    bt_ingest_free(app->ingest);
+    app->closing++;
+    bt_ingest_close(app->ingest, one_closed, app);
     bt_assign_free(app->assign);
     bt_api_free(app->api);
     app->closing++;
@@ -710,6 +733,11 @@ static void close_all(struct bt_app *app)
     if (app->watching) {
         app->closing++;
         uv_close((uv_handle_t *)&app->watch, handle_closed);
+    }
+    if (app->load_running) {
+        /* A motion load on the pool still holds the app: wait for it. */
+        app->closing++;
+        app->load_counted = true;
     }
     one_closed(app);
 }

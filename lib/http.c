@@ -59,6 +59,18 @@ struct bt_http {
 
 static void run_mhd(struct bt_http *h);
 
+/* A request's path for a log line: a path segment that is a secret (the
+ * Salesforce endpoint's token) is not written out. */
+static const char *log_path(const char *path, char *buf, size_t len)
+{
+    static const char secret_after[] = "/v1/webhooks/salesforce/";
+
+    if (strncmp(path, secret_after, sizeof(secret_after) - 1) != 0)
+        return path;
+    snprintf(buf, len, "%s...", secret_after);
+    return buf;
+}
+
 static void waiting_unlink(struct bt_http_req *r)
 {
     struct bt_http *h = r->srv;
@@ -201,8 +213,10 @@ static void on_deadline(uv_timer_t *t)
         const char *headers[] = {"Retry-After", ra, NULL};
 
         snprintf(ra, sizeof(ra), "%u", h->opts.retry_after_s);
-        bt_warn("http: %s %s not answered within %u ms, answering 503", r->method, r->path,
-                h->opts.deadline_ms);
+        char lp[64];
+
+        bt_warn("http: %s %s not answered within %u ms, answering 503", r->method,
+                log_path(r->path, lp, sizeof(lp)), h->opts.deadline_ms);
         answer(r, 503,
                make_response("application/json", "{\"error\":\"timed out, try again\"}\n", 33,
                              headers));
@@ -329,8 +343,12 @@ static void completed_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (!r)
         return;
     *con_cls = NULL;
-    if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && r->state == REQ_HANDLING)
-        bt_debug("http: client left %s %s before the answer", r->method, r->path);
+    if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && r->state == REQ_HANDLING) {
+        char lp[64];
+
+        bt_debug("http: client left %s %s before the answer", r->method,
+                 log_path(r->path, lp, sizeof(lp)));
+    }
     r->conn = NULL;
     req_unref(r);
 }

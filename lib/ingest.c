@@ -40,7 +40,12 @@ struct bt_ingest {
     size_t queued, in_flight, journaling;
     /* replay */
     size_t replay_outstanding;
+    char **replay_lines; /* taken from the journal, fed in a few at a time */
+    size_t replay_next, replay_n;
     bool replaying, replay_failed;
+    bool closing;
+    void (*closed)(void *ud);
+    void *closed_ud;
     struct bt_ingest_stats stats;
 };
 
@@ -82,6 +87,9 @@ struct jreq {
     struct pending *p;
 };
 
+static void maybe_closed(struct bt_ingest *in);
+static void flush(struct bt_ingest *in);
+
 static void journaled(int err, void *ud)
 {
     struct jreq *j = ud;
@@ -94,6 +102,7 @@ static void journaled(int err, void *ud)
         in->stats.journaled += j->p->changes.n;
     pending_done(j->p, err);
     bt_free(j);
+    maybe_closed(in);
 }
 
 static void journal_pending(struct bt_ingest *in, struct pending *p)
@@ -174,7 +183,7 @@ static void committed(int err, PGresult *const *res, size_t n, const char *msg, 
         }
         if (marked && in->opts.on_marked)
             in->opts.on_marked(in->opts.ud);
-    } else if (err == BT_EDB) {
+    } else if (err == BT_EDB && !in->closing) {
         /* The server refused a statement: find out whose by retrying each
          * submitter alone; only the culprit then fails. */
         bt_error("ingest: a batch was refused: %s", msg);
@@ -190,8 +199,9 @@ static void committed(int err, PGresult *const *res, size_t n, const char *msg, 
             }
         }
     } else {
-        /* Lost connection: the commit may or may not have happened. The
-         * journal keeps the events; replaying what did commit is harmless. */
+        /* Lost connection (the commit may or may not have happened) or a
+         * passing refusal (a deadlock, a server shutting down): the journal
+         * keeps the events; replaying what did commit is harmless. */
         for (p = f->list; p; p = next) {
             next = p->next;
             p->next = NULL;
@@ -199,6 +209,7 @@ static void committed(int err, PGresult *const *res, size_t n, const char *msg, 
         }
     }
     bt_free(f);
+    maybe_closed(in);
 }
 
 static void submit_list(struct bt_ingest *in, struct pending *list)
@@ -285,6 +296,7 @@ void bt_ingest_submit(struct bt_ingest *in, struct bt_changes *changes, bt_inges
 
 /* Replay */
 static void replay_take(struct bt_ingest *in);
+static void replay_feed(struct bt_ingest *in);
 
 static void replay_one_done(int err, void *ud)
 {
@@ -294,9 +306,18 @@ static void replay_one_done(int err, void *ud)
         in->replay_failed = true;
     else
         in->stats.replayed++;
-    if (--in->replay_outstanding)
+    in->replay_outstanding--;
+    if (!in->closing)
+        replay_feed(in);
+    if (in->replay_outstanding)
         return;
     in->replaying = false;
+    bt_journal_lines_free(in->replay_lines);
+    in->replay_lines = NULL;
+    if (in->replay_next < in->replay_n) {
+        /* Closing before the replay ended: the file stays for next time. */
+        in->replay_failed = true;
+    }
     if (in->replay_failed) {
         bt_warn("ingest: journal replay incomplete; it will be retried");
         return;
@@ -308,25 +329,17 @@ static void replay_one_done(int err, void *ud)
         replay_take(in);
 }
 
-static void replay_take(struct bt_ingest *in)
-{
-    char **lines;
-    size_t n;
+/* A replay goes in slices, so a large journal neither floods the pipeline
+ * (its batches would time out waiting their turn) nor starves live
+ * webhooks queued behind it. */
+enum { REPLAY_SLICE = 64 };
 
-    if (bt_journal_take(in->journal, &lines, &n) < 0 || !n) {
-        if (lines)
-            bt_journal_lines_free(lines);
-        if (!n)
-            bt_journal_replayed(in->journal);
-        return;
-    }
-    bt_info("ingest: replaying %zu journaled request(s)", n);
-    in->replaying = true;
-    in->replay_failed = false;
-    in->replay_outstanding = n;
-    for (size_t i = 0; i < n; i++) {
+static void replay_feed(struct bt_ingest *in)
+{
+    while (in->replay_next < in->replay_n && in->replay_outstanding < REPLAY_SLICE) {
+        size_t i = in->replay_next++;
         json_error_t jerr;
-        json_t *arr = json_loads(lines[i], 0, &jerr);
+        json_t *arr = json_loads(in->replay_lines[i], 0, &jerr);
         struct pending *p = bt_calloc(1, sizeof(*p));
         size_t k;
         json_t *item;
@@ -350,9 +363,34 @@ static void replay_take(struct bt_ingest *in)
         if (!arr)
             bt_error("ingest: journal line %zu is not JSON (%s); skipped", i + 1, jerr.text);
         json_decref(arr);
+        in->replay_outstanding++;
         enqueue(in, p);
     }
-    bt_journal_lines_free(lines);
+}
+
+static void replay_take(struct bt_ingest *in)
+{
+    char **lines;
+    size_t n;
+
+    if (bt_journal_take(in->journal, &lines, &n) < 0) {
+        /* Keep every file as it is; the next reconnect tries again. */
+        bt_warn("ingest: cannot read the journal for replay yet");
+        return;
+    }
+    if (!n) {
+        bt_journal_lines_free(lines);
+        bt_journal_replayed(in->journal);
+        return;
+    }
+    bt_info("ingest: replaying %zu journaled request(s)", n);
+    in->replaying = true;
+    in->replay_failed = false;
+    in->replay_outstanding = 0;
+    in->replay_lines = lines;
+    in->replay_next = 0;
+    in->replay_n = n;
+    replay_feed(in);
 }
 
 void bt_ingest_db_up(struct bt_ingest *in)
@@ -390,12 +428,32 @@ const struct bt_ingest_stats *bt_ingest_stats(const struct bt_ingest *in)
 
 static void flush_closed(uv_handle_t *h)
 {
-    bt_free(h->data);
+    struct bt_ingest *in = h->data;
+    void (*done)(void *) = in->closed;
+    void *ud = in->closed_ud;
+
+    bt_free(in);
+    if (done)
+        done(ud);
 }
 
-void bt_ingest_free(struct bt_ingest *in)
+/* Frees once nothing is in flight: batches the database cancels at
+ * shutdown go to the journal, and their fdatasyncs come back here. */
+static void maybe_closed(struct bt_ingest *in)
 {
-    if (!in)
+    if (!in->closing || in->in_flight || in->journaling || in->queued)
         return;
+    if (uv_is_closing((uv_handle_t *)&in->flush))
+        return;
+    uv_idle_stop(&in->flush);
     uv_close((uv_handle_t *)&in->flush, flush_closed);
+}
+
+void bt_ingest_close(struct bt_ingest *in, void (*done)(void *ud), void *ud)
+{
+    in->closing = true;
+    in->closed = done;
+    in->closed_ud = ud;
+    flush(in); /* what is queued goes to the database or the journal */
+    maybe_closed(in);
 }

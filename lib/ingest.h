@@ -36,7 +36,10 @@ struct bt_ingest_stats {
 
 int bt_ingest_new(uv_loop_t *loop, struct bt_pg *pg, struct bt_journal *journal,
                   const struct bt_ingest_opts *opts, struct bt_ingest **out) BT_MUST_CHECK;
-void bt_ingest_free(struct bt_ingest *in); /* only once bt_ingest_idle() */
+/* Writes what is queued (to the database or the journal) and frees once
+ * nothing is in flight; DONE(ud) then fires. Close it before the database
+ * connection and the journal it uses. */
+void bt_ingest_close(struct bt_ingest *in, void (*done)(void *ud), void *ud);
 
 typedef void (*bt_ingest_cb)(int err, void *ud);
 /* Takes the changes (CHANGES is left empty). */

@@ -18,14 +18,20 @@ struct bt_journal {
     uv_loop_t *loop;
     char *path, *replay_path;
     int fd;
+    /* The file moved aside for replay, kept open until the fdatasyncs
+     * queued on it have run (closing it under them would fail them). */
+    int retired_fd;
+    size_t retired_syncs;
     size_t max_bytes, bytes, replay_bytes;
     size_t in_flight;
+    bool needs_nl; /* the file ends in a torn record: start on a new line */
     bool closing;
 };
 
 struct sync_req {
     uv_fs_t fs;
     struct bt_journal *j;
+    int fd;
     bt_journal_cb cb;
     void *ud;
 };
@@ -55,7 +61,7 @@ int bt_journal_open(uv_loop_t *loop, const char *path, size_t max_bytes, struct 
     int fd;
 
     *out = NULL;
-    fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     if (fd < 0) {
         bt_error("journal: cannot open %s: %s", path, strerror(errno));
         return BT_EIO;
@@ -66,8 +72,15 @@ int bt_journal_open(uv_loop_t *loop, const char *path, size_t max_bytes, struct 
     j->path = bt_strdup(path);
     j->replay_path = bt_asprintf("%s.replay", path);
     j->fd = fd;
+    j->retired_fd = -1;
     j->max_bytes = max_bytes;
     j->bytes = (size_t)file_size(path);
+    if (j->bytes) {
+        char last = '\n';
+
+        if (pread(fd, &last, 1, (off_t)j->bytes - 1) == 1 && last != '\n')
+            j->needs_nl = true;
+    }
     j->replay_bytes = (size_t)file_size(j->replay_path);
     *out = j;
     return 0;
@@ -78,6 +91,8 @@ static void maybe_free(struct bt_journal *j)
     if (!j->closing || j->in_flight)
         return;
     close(j->fd);
+    if (j->retired_fd >= 0)
+        close(j->retired_fd);
     bt_free(j->path);
     bt_free(j->replay_path);
     bt_free(j);
@@ -101,6 +116,10 @@ static void synced(uv_fs_t *fs)
         bt_error("journal: fdatasync of %s failed: %s", j->path, uv_strerror((int)fs->result));
     uv_fs_req_cleanup(fs);
     j->in_flight--;
+    if (s->fd == j->retired_fd && --j->retired_syncs == 0) {
+        close(j->retired_fd);
+        j->retired_fd = -1;
+    }
     s->cb(err, s->ud);
     bt_free(s);
     maybe_free(j);
@@ -110,26 +129,31 @@ int bt_journal_append(struct bt_journal *j, const char *line, size_t len, bt_jou
                       void *ud)
 {
     struct sync_req *s;
-    struct iovec iov[2] = {{(void *)line, len}, {"\n", 1}};
+    struct iovec iov[3] = {{"\n", 1}, {(void *)line, len}, {"\n", 1}};
+    size_t lead = j->needs_nl ? 1 : 0;
     ssize_t n;
 
     if (j->closing)
         return BT_EIO;
-    if (j->bytes + j->replay_bytes + len + 1 > j->max_bytes)
+    if (j->bytes + j->replay_bytes + len + 1 + lead > j->max_bytes)
         return BT_EFULL;
-    n = writev(j->fd, iov, 2);
-    if (n != (ssize_t)(len + 1)) {
+    n = writev(j->fd, iov + 1 - lead, 2 + (int)lead);
+    if (n != (ssize_t)(len + 1 + lead)) {
         bt_error("journal: cannot write to %s: %s", j->path,
                  n < 0 ? strerror(errno) : "short write");
         /* A partial line stays behind as a torn record, skipped on replay;
-         * start the next record on a line of its own. */
-        if (n > 0 && write(j->fd, "\n", 1) == 1)
-            j->bytes += (size_t)n + 1;
+         * the next record starts on a line of its own. */
+        if (n > 0) {
+            j->bytes += (size_t)n;
+            j->needs_nl = true;
+        }
         return BT_EIO;
     }
-    j->bytes += len + 1;
+    j->needs_nl = false;
+    j->bytes += len + 1 + lead;
     s = bt_calloc(1, sizeof(*s));
     s->j = j;
+    s->fd = j->fd;
     s->cb = cb;
     s->ud = ud;
     s->fs.data = s;
@@ -201,13 +225,21 @@ int bt_journal_take(struct bt_journal *j, char ***lines, size_t *n)
             bt_error("journal: cannot move %s aside: %s", j->path, strerror(errno));
             return BT_EIO;
         }
-        fd = open(j->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+        fd = open(j->path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
         if (fd < 0) {
             bt_error("journal: cannot reopen %s: %s", j->path, strerror(errno));
+            /* Undo the move: appends go on to the file they were going to. */
+            if (rename(j->replay_path, j->path) < 0)
+                bt_error("journal: cannot move %s back: %s", j->replay_path, strerror(errno));
             return BT_EIO;
         }
-        fdatasync(j->fd);
-        close(j->fd);
+        if (j->in_flight && j->retired_fd < 0) {
+            j->retired_fd = j->fd;
+            j->retired_syncs = j->in_flight;
+        } else {
+            fdatasync(j->fd);
+            close(j->fd);
+        }
         j->fd = fd;
         fsync_dir(j->path);
         j->replay_bytes = j->bytes;

@@ -46,6 +46,8 @@ struct bt_pg {
     uv_timer_t timer; /* reconnect backoff, and the batch deadline */
     unsigned backoff_ms;
     struct bt_pg_batch *head, *tail; /* sent, waiting for their Sync */
+    bool broken_pending; /* a send failed: broken() at the next turn */
+    char broken_why[256];
     char **prepared; /* statement names prepared on this connection */
     size_t n_prepared;
     size_t in_flight;
@@ -195,6 +197,7 @@ static void broken(struct bt_pg *pg, const char *why)
     bool was_up = pg->state == PG_UP || pg->state == PG_LISTENING;
     char msg[256];
 
+    pg->broken_pending = false; /* handled now */
     snprintf(msg, sizeof(msg), "%s", why && *why ? why : "connection lost");
     for (char *p = msg; *p; p++)
         if (*p == '\n')
@@ -237,6 +240,19 @@ static void arm_deadline(struct bt_pg *pg)
     }
     due = pg->head->sent_at + pg->opts.batch_timeout_ms;
     uv_timer_start(&pg->timer, on_timer, due > now ? due - now : 0, 0);
+}
+
+/* Failures that say nothing about the statements: a deadlock or
+ * serialization failure, the server short of resources, shutting down or
+ * read-only. Trying the same batch later may well work. */
+static bool transient(const PGresult *r)
+{
+    const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+
+    if (!state)
+        return false;
+    return !strncmp(state, "40", 2) || !strncmp(state, "53", 2) || !strncmp(state, "57", 2) ||
+           !strncmp(state, "08", 2) || !strcmp(state, "25006");
 }
 
 static bool is_prepared(const struct bt_pg *pg, const char *name)
@@ -378,6 +394,8 @@ static void read_results(struct bt_pg *pg)
             pg->head = b->next;
             if (!pg->head)
                 pg->tail = NULL;
+            else /* its deadline counts from when its turn came */
+                pg->head->sent_at = uv_now(pg->loop);
             pg->in_flight--;
             arm_deadline(pg);
             finish_batch(pg, b);
@@ -402,7 +420,7 @@ static void read_results(struct bt_pg *pg)
         if ((st == PGRES_FATAL_ERROR || st == PGRES_PIPELINE_ABORTED) && !b->err) {
             const char *m = PQresultErrorMessage(r);
 
-            b->err = BT_EDB;
+            b->err = transient(r) ? BT_EAGAIN : BT_EDB;
             b->errmsg = bt_strdup(m && *m ? m : "statement aborted");
         }
         if (b->n_results < b->n)
@@ -451,8 +469,25 @@ static void on_timer(uv_timer_t *t)
 {
     struct bt_pg *pg = t->data;
 
+    if (pg->broken_pending) {
+        pg->broken_pending = false;
+        if (pg->conn) {
+            pg->dispatching++;
+            broken(pg, pg->broken_why);
+            pg->dispatching--;
+            maybe_free(pg);
+        }
+        return;
+    }
     if (pg->state == PG_DOWN) {
         start_connect(pg);
+        return;
+    }
+    if (pg->state == PG_CONNECTING) {
+        pg->dispatching++;
+        broken(pg, "connecting timed out");
+        pg->dispatching--;
+        maybe_free(pg);
         return;
     }
     if (pg->head && uv_now(pg->loop) >= pg->head->sent_at + pg->opts.batch_timeout_ms) {
@@ -475,6 +510,8 @@ static void start_connect(struct bt_pg *pg)
         broken(pg, PQerrorMessage(pg->conn));
         return;
     }
+    /* libpq's connect_timeout does not apply to a non-blocking connect. */
+    uv_timer_start(&pg->timer, on_timer, 10000, 0);
     watch(pg, UV_WRITABLE);
 }
 
@@ -522,19 +559,20 @@ int bt_pg_submit(struct bt_pg *pg, struct bt_pg_batch *b, bt_pg_cb cb, void *ud)
     b->cb = cb;
     b->ud = ud;
     if (send_batch(pg, b) < 0) {
-        if (!b->results) {
+        bool queued = b->results != NULL;
+
+        /* The connection is broken, but callbacks must not fire before this
+         * returns (the caller may still be setting up): fail everything on
+         * the next loop turn. */
+        if (!pg->broken_pending) {
+            pg->broken_pending = true;
+            snprintf(pg->broken_why, sizeof(pg->broken_why), "%s", PQerrorMessage(pg->conn));
+            uv_timer_start(&pg->timer, on_timer, 0, 0);
+        }
+        if (!queued) {
             bt_pg_batch_free(b);
-            pg->dispatching++;
-            broken(pg, PQerrorMessage(pg->conn));
-            pg->dispatching--;
-            maybe_free(pg);
             return BT_EAGAIN;
         }
-        /* Queued: it fails with the connection, through its callback. */
-        pg->dispatching++;
-        broken(pg, PQerrorMessage(pg->conn));
-        pg->dispatching--;
-        maybe_free(pg);
     }
     return 0;
 }

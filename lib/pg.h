@@ -9,7 +9,9 @@
  *
  * Callbacks run on the loop thread. A submitted batch's callback fires
  * exactly once: with 0 and every statement's result, with BT_EDB when a
- * statement failed (the batch was rolled back), or with BT_EIO when the
+ * statement failed (the batch was rolled back), with BT_EAGAIN when the
+ * server refused it for a passing reason (a deadlock, a serialization
+ * failure, a shutdown: rolled back, worth trying later), or with BT_EIO when the
  * connection broke before its Sync came back (the outcome is unknown; the
  * caller must be able to repeat the batch harmlessly). bt_pg_submit never
  * calls the callback before it returns. */
