@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <stdlib.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -65,6 +66,14 @@ int bt_journal_open(uv_loop_t *loop, const char *path, size_t max_bytes, struct 
     if (fd < 0) {
         bt_error("journal: cannot open %s: %s", path, strerror(errno));
         return BT_EIO;
+    }
+    /* One journal, one process: another batond appending to the file this
+     * one moves aside and deletes after a replay would lose its events. */
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        bt_error("journal: %s is in use by another batond: give each its own journal.path",
+                 path);
+        close(fd);
+        return BT_EEXIST;
     }
     fsync_dir(path);
     j = bt_calloc(1, sizeof(*j));

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "journal.h"
@@ -140,6 +141,26 @@ static void survives_a_restart_and_skips_a_torn_record(void **state)
     bt_journal_close(j);
 }
 
+static void one_journal_one_process(void **state)
+{
+    struct fixture *f = *state;
+    struct bt_journal *j, *k = NULL;
+    pid_t pid;
+    int status;
+
+    assert_int_equal(bt_journal_open(&f->loop, f->path, 1 << 20, &j), 0);
+    pid = fork();
+    if (pid == 0) {
+        uv_loop_t loop;
+
+        uv_loop_init(&loop);
+        _exit(bt_journal_open(&loop, f->path, 1 << 20, &k) == BT_EEXIST ? 0 : 1);
+    }
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    bt_journal_close(j);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -147,6 +168,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(a_full_journal_refuses_at_once, setup, teardown),
         cmocka_unit_test_setup_teardown(survives_a_restart_and_skips_a_torn_record, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(one_journal_one_process, setup, teardown),
     };
     bt_mem_init();
     return cmocka_run_group_tests(tests, NULL, NULL);
