@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "mem.h"
@@ -12,7 +13,8 @@
 /* Claims up to $1 marked deals for $2 seconds and returns, for each, its
  * state and every asset already chosen for it (or for deals merged into it). */
 static const char CLAIM_SQL[] =
-    "UPDATE deals d SET match_lease = now() + make_interval(secs => $2::int) "
+    "UPDATE deals d SET match_lease = now() + make_interval(secs => $2::int), "
+    "  match_owner = $3 "
     "FROM (SELECT source, deal_id FROM deals "
     "      WHERE to_match AND NOT deleted AND (match_lease IS NULL OR match_lease < now()) "
     "      ORDER BY updated_at LIMIT $1::int FOR UPDATE SKIP LOCKED) q "
@@ -33,8 +35,8 @@ static const char INSERT_SQL[] =
     "ON CONFLICT (source, deal_id, asset_id) DO NOTHING RETURNING id";
 
 static const char DONE_SQL[] =
-    "UPDATE deals SET to_match = (change_seq <> $3::bigint), match_lease = NULL "
-    "WHERE source = $1 AND deal_id = $2";
+    "UPDATE deals SET to_match = (change_seq <> $3::bigint), match_lease = NULL, "
+    "  match_owner = NULL WHERE source = $1 AND deal_id = $2 AND match_owner = $4";
 
 struct bt_assign {
     uv_loop_t *loop;
@@ -48,6 +50,7 @@ struct bt_assign {
      * look-up that asked to wait) are picked up without anyone kicking. */
     uv_timer_t janitor;
     int open_handles;
+    char owner[64]; /* this matcher's name on the leases it holds */
     struct bt_assign_stats stats;
 };
 
@@ -157,7 +160,7 @@ static void match_deal(struct bt_assign *a, PGresult *r, int row, struct bt_pg_b
      * cannot hold it back forever. */
     if (src >= 0 && a->opts.lookup && strcmp(PQgetvalue(r, row, 7), "t") &&
         bt_lookup_needed(m, (enum bt_source)src, &deal) &&
-        bt_lookup_start(a->opts.lookup, m, (enum bt_source)src, deal_id,
+        bt_lookup_start(a->opts.lookup, m, (enum bt_source)src, deal_id, a->owner,
                         (int)strtol(PQgetvalue(r, row, 6), NULL, 10), looked_up, a)) {
         a->stats.lookups++;
         bt_fields_free(&deal);
@@ -209,9 +212,9 @@ static void match_deal(struct bt_assign *a, PGresult *r, int row, struct bt_pg_b
         bt_warn("assign: deal %s has unknown source \"%s\"", deal_id, source);
     }
     {
-        const char *p[3] = {source, deal_id, seq};
+        const char *p[4] = {source, deal_id, seq, a->owner};
 
-        bt_pg_batch_add_prepared(b, "bt_assign_done", DONE_SQL, 3, p);
+        bt_pg_batch_add_prepared(b, "bt_assign_done", DONE_SQL, 4, p);
     }
     a->stats.deals++;
     bt_match_result_free(&res);
@@ -251,7 +254,7 @@ static void cycle(struct bt_assign *a)
 {
     struct bt_pg_batch *b;
     char limit[16], lease[16];
-    const char *p[2] = {limit, lease};
+    const char *p[3] = {limit, lease, a->owner};
 
     if (a->running) {
         a->again = true;
@@ -269,7 +272,7 @@ static void cycle(struct bt_assign *a)
     snprintf(limit, sizeof(limit), "%u", a->opts.batch);
     snprintf(lease, sizeof(lease), "%u", a->opts.lease_s);
     b = bt_pg_batch_new();
-    bt_pg_batch_add_prepared(b, "bt_assign_claim", CLAIM_SQL, 2, p);
+    bt_pg_batch_add_prepared(b, "bt_assign_claim", CLAIM_SQL, 3, p);
     a->running = true;
     a->again = false;
     a->stats.cycles++;
@@ -285,6 +288,15 @@ int bt_assign_new(uv_loop_t *loop, struct bt_pg *pg, const struct bt_assign_opts
     a->loop = loop;
     a->pg = pg;
     a->opts = *opts;
+    {
+        char host[32] = "host";
+        char token[BT_TOKEN_LEN + 1];
+
+        gethostname(host, sizeof(host) - 1);
+        if (bt_track_token(token) < 0)
+            bt_fatal("assign: no randomness");
+        snprintf(a->owner, sizeof(a->owner), "%s:%d:%.8s", host, (int)getpid(), token);
+    }
     if (!a->opts.batch)
         a->opts.batch = 100;
     if (!a->opts.lease_s)

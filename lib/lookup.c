@@ -14,17 +14,19 @@
 static const char MERGE_SQL[] = "SELECT baton_merge_deal('hubspot', $1, $2::jsonb, $3::jsonb, "
                                 "'update')";
 static const char RELEASE_SQL[] =
-    "UPDATE deals SET match_lease = NULL, looked_up_at = now(), lookup_failures = 0 "
-    "WHERE source = 'hubspot' AND deal_id = $1";
+    "UPDATE deals SET match_lease = NULL, match_owner = NULL, looked_up_at = now(), "
+    "  lookup_failures = 0 WHERE source = 'hubspot' AND deal_id = $1 AND match_owner = $2";
 /* Not now: keep the deal marked and out of the matcher's way for a while. */
 static const char DEFER_SQL[] =
     "UPDATE deals SET match_lease = now() + make_interval(secs => $2::double precision), "
-    "lookup_failures = lookup_failures + $3::int WHERE source = 'hubspot' AND deal_id = $1";
+    "lookup_failures = lookup_failures + $3::int WHERE source = 'hubspot' AND deal_id = $1 "
+    "AND match_owner = $4";
 
 struct job {
     struct bt_lookup *lk;
     struct bt_motion *motion;
     char *deal_id;
+    char *owner; /* the lease holder that asked */
     int failures;
     void (*done)(void *ud);
     void *ud;
@@ -154,6 +156,7 @@ static void job_free(struct job *job)
     }
     bt_motion_unref(job->motion);
     bt_free(job->deal_id);
+    bt_free(job->owner);
     bt_free(job);
 }
 
@@ -188,11 +191,11 @@ static void defer(struct job *job, double seconds, int failed)
 {
     struct bt_pg_batch *b = bt_pg_batch_new();
     char secs[32], inc[8];
-    const char *p[3] = {job->deal_id, secs, inc};
+    const char *p[4] = {job->deal_id, secs, inc, job->owner};
 
     snprintf(secs, sizeof(secs), "%.3f", seconds);
     snprintf(inc, sizeof(inc), "%d", failed);
-    bt_pg_batch_add(b, DEFER_SQL, 3, p);
+    bt_pg_batch_add(b, DEFER_SQL, 4, p);
     submit(job, b);
 }
 
@@ -216,7 +219,7 @@ static void fetched(const struct bt_fetch_result *res, void *ud)
         if (bt_lookup_hubspot_parse(job->motion, res->body, res->body_len, &f, &updated) == 0) {
             json_t *obj = json_object();
             char *fields, times[32];
-            const char *p1[1] = {job->deal_id};
+            const char *p1[2] = {job->deal_id, job->owner};
             struct bt_pg_batch *b = bt_pg_batch_new();
 
             for (size_t i = 0; i < f.n; i++)
@@ -230,7 +233,7 @@ static void fetched(const struct bt_fetch_result *res, void *ud)
 
                 bt_pg_batch_add(b, MERGE_SQL, 3, p);
             }
-            bt_pg_batch_add(b, RELEASE_SQL, 1, p1);
+            bt_pg_batch_add(b, RELEASE_SQL, 2, p1);
             bt_debug("lookup: hubspot deal %s completed (%zu fields)", job->deal_id, f.n);
             submit(job, b);
             bt_free(fields);
@@ -243,12 +246,12 @@ static void fetched(const struct bt_fetch_result *res, void *ud)
                 job->deal_id);
     } else if (res->err == 0 && res->status == 404) {
         /* Gone from the CRM: match on what is known rather than ask again. */
-        const char *p[1] = {job->deal_id};
+        const char *p[2] = {job->deal_id, job->owner};
         struct bt_pg_batch *b = bt_pg_batch_new();
 
         bt_warn("lookup: hubspot deal %s is not in HubSpot (404); matching on what is known",
                 job->deal_id);
-        bt_pg_batch_add(b, RELEASE_SQL, 1, p);
+        bt_pg_batch_add(b, RELEASE_SQL, 2, p);
         submit(job, b);
         return;
     } else if (res->err == 0 && res->status == 429) {
@@ -276,7 +279,8 @@ static void fetched(const struct bt_fetch_result *res, void *ud)
 }
 
 bool bt_lookup_start(struct bt_lookup *lk, const struct bt_motion *m, enum bt_source source,
-                     const char *deal_id, int failures, void (*done)(void *ud), void *ud)
+                     const char *deal_id, const char *owner, int failures,
+                     void (*done)(void *ud), void *ud)
 {
     const struct bt_config_hubspot *hs = &lk->cfg->sources.hubspot;
     struct bt_fetch_request rq;
@@ -309,6 +313,7 @@ bool bt_lookup_start(struct bt_lookup *lk, const struct bt_motion *m, enum bt_so
         job->lk = lk;
         job->motion = bt_motion_ref((struct bt_motion *)m);
         job->deal_id = bt_strdup(deal_id);
+        job->owner = bt_strdup(owner);
         job->failures = failures;
         job->done = done;
         job->ud = ud;

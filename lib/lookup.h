@@ -42,11 +42,13 @@ int bt_lookup_hubspot_parse(const struct bt_motion *m, const char *body, size_t 
 int bt_lookup_new(uv_loop_t *loop, const struct bt_config *cfg, struct bt_pg *pg,
                   struct bt_lookup **out) BT_MUST_CHECK;
 /* Looks DEAL up (once at a time per deal), merges what comes back and
- * releases the deal for matching; DONE(ud) fires when the deal should be
- * matched again (a cycle kick). Returns false when no look-up is possible
- * (no API token configured): match on what is known. */
+ * releases the deal's match lease, which OWNER holds, for matching; DONE(ud)
+ * fires when the deal should be matched again (a cycle kick). Returns false
+ * when no look-up is possible (no API token configured): match on what is
+ * known. */
 bool bt_lookup_start(struct bt_lookup *lk, const struct bt_motion *m, enum bt_source source,
-                     const char *deal_id, int failures, void (*done)(void *ud), void *ud);
+                     const char *deal_id, const char *owner, int failures,
+                     void (*done)(void *ud), void *ud);
 bool bt_lookup_idle(const struct bt_lookup *lk);
 void bt_lookup_close(struct bt_lookup *lk, void (*done)(void *ud), void *ud);
 
