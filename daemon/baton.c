@@ -18,8 +18,7 @@ static const struct command {
      "[--json]\n"
      "                                  what a deal would get, and why"},
     {"migrate", cli_migrate, "migrate --db CONNINFO [--schema DIR]  apply database migrations"},
-    {"load", cli_load,
-     "load FILE --db CONNINFO [--by NAME]  store and activate a motion version"},
+    {"load", cli_load, "load FILE --db CONNINFO [--by NAME]  store and activate a motion version"},
     {"motion", cli_motion,
      "motion --db CONNINFO [--history] [--json] [--version N] [--document]\n"
      "                                  the active (or a stored) motion version"},

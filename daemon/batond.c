@@ -2,8 +2,8 @@
  *
  * Wiring in a visible order: parse options, load the config (--check-config
  * stops there), check the schema, create the app on a libuv loop, signals,
- * READY=1, run, tear down, and insist the loop closes with nothing left. No logic that a test would want to reach lives
- * here; the config is checked by lib/config.c. Exit status: 0 success,
+ * READY=1, run, tear down, and insist the loop closes with nothing left. No logic that a test
+ * would want to reach lives here; the config is checked by lib/config.c. Exit status: 0 success,
  * 1 failure (the config is wrong, the daemon failed), 2 usage error. */
 #include <curl/curl.h>
 #include <getopt.h>

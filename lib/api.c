@@ -152,18 +152,18 @@ static json_t *str_or_null(PGresult *res, int row, int col)
 
 static const char *stage_label(struct bt_api *api, const char *stage)
 {
-    const struct bt_stage *s = api->motion && stage ? bt_motion_find_stage(api->motion, stage)
-                                                    : NULL;
+    const struct bt_stage *s =
+        api->motion && stage ? bt_motion_find_stage(api->motion, stage) : NULL;
 
     return s ? s->label : stage;
 }
 
 /* The columns every suggestion query selects, in this order. */
-#define SUGGESTION_COLUMNS                                                                   \
-    "d.id, d.source, d.deal_id, coalesce(d.deal_name, x.fields->>'name'), "                 \
-    "coalesce(x.fields->>'stage', d.stage), d.competitor, d.asset_id, d.asset_kind, "        \
-    "d.asset_title, d.play_id, d.trigger, d.status, d.token, "                               \
-    "to_char(d.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), d.rep_id, " \
+#define SUGGESTION_COLUMNS                                                                        \
+    "d.id, d.source, d.deal_id, coalesce(d.deal_name, x.fields->>'name'), "                       \
+    "coalesce(x.fields->>'stage', d.stage), d.competitor, d.asset_id, d.asset_kind, "             \
+    "d.asset_title, d.play_id, d.trigger, d.status, d.token, "                                    \
+    "to_char(d.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), d.rep_id, "      \
     "d.channel "
 
 static json_t *suggestion(struct bt_api *api, PGresult *res, int i)
@@ -171,8 +171,8 @@ static json_t *suggestion(struct bt_api *api, PGresult *res, int i)
     const char *stage = PQgetisnull(res, i, 4) ? NULL : PQgetvalue(res, i, 4);
     char *link = bt_asprintf("%s/o/%s", api->cfg->public_url, PQgetvalue(res, i, 12));
     json_t *deal = json_pack("{s:o, s:o, s:o, s:o, s:o, s:o}", "source", str_or_null(res, i, 1),
-                             "id", str_or_null(res, i, 2), "name", str_or_null(res, i, 3),
-                             "stage", str_or_null(res, i, 4), "stage_label",
+                             "id", str_or_null(res, i, 2), "name", str_or_null(res, i, 3), "stage",
+                             str_or_null(res, i, 4), "stage_label",
                              stage ? json_string(stage_label(api, stage)) : json_null(),
                              "competitor", str_or_null(res, i, 5));
     json_t *asset = json_pack("{s:o, s:o, s:o}", "id", str_or_null(res, i, 6), "kind",
@@ -180,9 +180,9 @@ static json_t *suggestion(struct bt_api *api, PGresult *res, int i)
     json_t *j = json_pack("{s:I, s:o, s:o, s:o, s:o, s:o, s:s, s:o, s:o, s:o}", "delivery_id",
                           (json_int_t)strtoll(PQgetvalue(res, i, 0), NULL, 10), "created_at",
                           str_or_null(res, i, 13), "deal", deal, "asset", asset, "play",
-                          str_or_null(res, i, 9), "trigger", str_or_null(res, i, 10), "link",
-                          link, "status", str_or_null(res, i, 11), "rep",
-                          str_or_null(res, i, 14), "channel", str_or_null(res, i, 15));
+                          str_or_null(res, i, 9), "trigger", str_or_null(res, i, 10), "link", link,
+                          "status", str_or_null(res, i, 11), "rep", str_or_null(res, i, 14),
+                          "channel", str_or_null(res, i, 15));
 
     bt_free(link);
     return j;
@@ -230,8 +230,7 @@ static void waiter_unlink(struct waiter *w)
 /* Ends W's response with BODY (events or a keep-alive) and forgets it. */
 static void waiter_answer(struct waiter *w, const char *body, size_t len)
 {
-    static const char *const h[] = {"Cache-Control", "no-store", "X-Accel-Buffering", "no",
-                                    NULL};
+    static const char *const h[] = {"Cache-Control", "no-store", "X-Accel-Buffering", "no", NULL};
 
     waiter_unlink(w);
     bt_http_respond(w->req, 200, "text/event-stream", body, len, h);
@@ -303,13 +302,13 @@ static void query_done(int err, PGresult *const *res, size_t n, const char *msg,
 
         for (int i = 0; i < PQntuples(res[0]); i++)
             json_array_append_new(
-                list, json_pack("{s:I, s:o, s:o}", "version",
-                                (json_int_t)strtoll(PQgetvalue(res[0], i, 0), NULL, 10), "name",
-                                str_or_null(res[0], i, 1), "activated_at",
-                                str_or_null(res[0], i, 2)));
-        respond_json(q->req, 200,
-                     json_pack("{s:I, s:o}", "active", (json_int_t)api->version, "versions",
-                               list));
+                list,
+                json_pack("{s:I, s:o, s:o}", "version",
+                          (json_int_t)strtoll(PQgetvalue(res[0], i, 0), NULL, 10), "name",
+                          str_or_null(res[0], i, 1), "activated_at", str_or_null(res[0], i, 2)));
+        respond_json(
+            q->req, 200,
+            json_pack("{s:I, s:o}", "active", (json_int_t)api->version, "versions", list));
         break;
     }
     case Q_EVENTS: {
@@ -501,8 +500,9 @@ out:
  * parameters as `baton report`'s options; JSON unless format= says. */
 static void report(struct bt_api *api, struct bt_http_req *r, int kind)
 {
-    static const char *const keys[] = {"by", "since", "until", "motion_version", "format",
-                                       "min_deliveries", "ignored_below", NULL};
+    static const char *const keys[] = {
+        "by",     "since",          "until",         "motion_version",
+        "format", "min_deliveries", "ignored_below", NULL};
     struct query *q;
     struct bt_report_query rq, mq;
     struct bt_pg_batch *b;
@@ -539,7 +539,8 @@ static void report(struct bt_api *api, struct bt_http_req *r, int kind)
     b = bt_pg_batch_new();
     /* The motion that judges: the one asked for, unless it is the active
      * one already in memory. */
-    q->with_motion = kind == Q_REPORT && q->ro.motion_version && q->ro.motion_version != api->version;
+    q->with_motion =
+        kind == Q_REPORT && q->ro.motion_version && q->ro.motion_version != api->version;
     if (q->with_motion) {
         if (bt_report_motion_query(&q->ro, &mq) < 0) {
             bt_pg_batch_free(b);
@@ -641,8 +642,8 @@ static void dashboard(struct bt_api *api, struct bt_http_req *r)
         /* Trade the link's token for a cookie the page's requests carry,
          * and take it out of the address bar and the history. */
         char *cookie = bt_asprintf("baton_admin=%s; HttpOnly; SameSite=Strict; Path=/", token);
-        const char *h[] = {"Location", "/dashboard", "Set-Cookie", cookie, "Cache-Control",
-                           "no-store", NULL};
+        const char *h[] = {"Location",      "/dashboard", "Set-Cookie", cookie,
+                           "Cache-Control", "no-store",   NULL};
 
         bt_http_respond(r, 303, "text/plain; charset=utf-8", "", 0, h);
         bt_free(cookie);
@@ -702,8 +703,7 @@ bool bt_api_handle(struct bt_api *api, struct bt_http_req *r, const char *path)
     return true;
 }
 
-int bt_api_new(uv_loop_t *loop, const struct bt_config *cfg, struct bt_pg *pg,
-               struct bt_api **out)
+int bt_api_new(uv_loop_t *loop, const struct bt_config *cfg, struct bt_pg *pg, struct bt_api **out)
 {
     struct bt_api *api = bt_calloc(1, sizeof(*api));
 

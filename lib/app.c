@@ -240,8 +240,7 @@ static void load_done(uv_work_t *w, int status)
     } else {
         if (job->res.outcome != BT_LOAD_UNCHANGED || strcmp(app->last_sha, job->sha)) {
             if (job->res.outcome == BT_LOAD_UNCHANGED)
-                bt_info("motion: %s is version %lld, already active", job->file,
-                        job->res.version);
+                bt_info("motion: %s is version %lld, already active", job->file, job->res.version);
             else
                 bt_info("motion: %s loaded as version %lld", job->file, job->res.version);
         }
@@ -363,7 +362,6 @@ static void on_delivery_stored(void *ud)
     bt_push_kick(app->push);
 }
 
-
 /* ---------------------------------------------------------------- HTTP */
 
 struct webhook {
@@ -431,8 +429,7 @@ static void webhook(struct bt_app *app, struct bt_http_req *r, const char *rest)
     }
     memset(&breq, 0, sizeof(breq));
     query = bt_http_query_string(r);
-    url = bt_asprintf("%s%s%s%s", app->cfg->public_url, bt_http_path(r), *query ? "?" : "",
-                      query);
+    url = bt_asprintf("%s%s%s%s", app->cfg->public_url, bt_http_path(r), *query ? "?" : "", query);
     breq.method = bt_http_method(r);
     breq.public_url = url;
     breq.path_token = slash ? slash + 1 : NULL;
@@ -458,8 +455,9 @@ static void webhook(struct bt_app *app, struct bt_http_req *r, const char *rest)
         goto out;
     }
     bt_changes_init(&changes);
-    rc = bt_crm_find((enum bt_source)src)->parse(app->motion ? app->motion : app->file_motion,
-                                                   &breq, &changes, why, sizeof(why));
+    rc = bt_crm_find((enum bt_source)src)
+             ->parse(app->motion ? app->motion : app->file_motion, &breq, &changes, why,
+                     sizeof(why));
     if (rc < 0) {
         bt_warn("webhook %s: malformed: %s", source_name, why);
         bt_http_respond_error(r, 400, why[0] ? why : "malformed body");
@@ -497,8 +495,8 @@ static void readyz(struct bt_app *app, struct bt_http_req *r)
         json_array_append_new(reasons, json_string("no motion loaded"));
     ready = json_array_size(reasons) == 0;
     respond_json(r, ready ? 200 : 503,
-                 json_pack("{s:s, s:o, s:I}", "status", ready ? "ready" : "not ready",
-                           "reasons", reasons, "motion_version", (json_int_t)app->motion_version));
+                 json_pack("{s:s, s:o, s:I}", "status", ready ? "ready" : "not ready", "reasons",
+                           reasons, "motion_version", (json_int_t)app->motion_version));
 }
 
 static void on_request(struct bt_http_req *r, void *ud)
@@ -747,8 +745,8 @@ static void on_drain(uv_timer_t *t)
     struct bt_app *app = t->data;
     bool idle = bt_http_pending(app->http) == 0 && bt_ingest_idle(app->ingest) &&
                 bt_assign_idle(app->assign) && bt_links_idle(app->links) &&
-                bt_push_idle(app->push) && bt_lookup_idle(app->lookup) &&
-                bt_api_idle(app->api) && !app->load_running;
+                bt_push_idle(app->push) && bt_lookup_idle(app->lookup) && bt_api_idle(app->api) &&
+                !app->load_running;
 
     if (idle || uv_now(app->loop) >= app->drain_until) {
         if (!idle)

@@ -175,8 +175,8 @@ static void match_deal(struct bt_assign *a, PGresult *r, int row, struct bt_pg_b
     if (src >= 0 && bt_match(a->matcher, &deal, already, n_already, &res) == 0) {
         const char *rep_id = NULL;
         const struct bt_route *route = route_for(m, (enum bt_source)src, &deal, &rep_id);
-        const char *competitor = res.competitor ? res.competitor
-                                                : bt_fields_get(&deal, "competitor");
+        const char *competitor =
+            res.competitor ? res.competitor : bt_fields_get(&deal, "competitor");
 
         for (size_t i = 0; i < res.n_picks; i++) {
             char token[BT_TOKEN_LEN + 1];

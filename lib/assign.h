@@ -22,8 +22,8 @@
 struct bt_assign;
 
 struct bt_assign_opts {
-    unsigned batch;    /* deals per cycle */
-    unsigned lease_s;  /* how long a claim holds */
+    unsigned batch;                /* deals per cycle */
+    unsigned lease_s;              /* how long a claim holds */
     void (*on_delivery)(void *ud); /* new deliveries were stored */
     struct bt_lookup *lookup;      /* completes deals from their CRM first; may be NULL */
     void *ud;

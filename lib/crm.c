@@ -211,7 +211,8 @@ int bt_change_from_json(const struct json_t *j, struct bt_change *out)
     fields = json_object_get(j, "fields");
     if (fields && !json_is_object(fields))
         goto out;
-    json_object_foreach ((json_t *)fields, key, v) {
+    json_object_foreach((json_t *)fields, key, v)
+    {
         if (!json_is_string(v) && !json_is_null(v))
             goto out;
         bt_fields_set(&out->fields, key, json_is_string(v) ? json_string_value(v) : NULL);
@@ -221,7 +222,8 @@ int bt_change_from_json(const struct json_t *j, struct bt_change *out)
         goto out;
     if (json_array_size(merged)) {
         out->merged_ids = bt_calloc(json_array_size(merged), sizeof(char *));
-        json_array_foreach (merged, i, v) {
+        json_array_foreach(merged, i, v)
+        {
             if (!json_is_string(v))
                 goto out;
             out->merged_ids[out->n_merged++] = bt_strdup(json_string_value(v));

@@ -29,11 +29,11 @@ enum bt_change_kind {
 struct bt_change {
     enum bt_source source;
     enum bt_change_kind kind;
-    char *event_id;       /* the sender's idempotency key, unique per source */
+    char *event_id; /* the sender's idempotency key, unique per source */
     char *deal_id;
-    int64_t occurred_at;  /* ms since the epoch; when the change happened */
+    int64_t occurred_at; /* ms since the epoch; when the change happened */
     struct bt_fields fields;
-    char **merged_ids;    /* MERGE only */
+    char **merged_ids; /* MERGE only */
     size_t n_merged;
 };
 
@@ -66,10 +66,10 @@ struct bt_request {
 struct bt_crm_auth {
     const char *const *secrets; /* hubspot client secrets; generic whsec_ secrets */
     size_t n_secrets;
-    bool hubspot_v1;            /* also accept HubSpot's v1 signature */
-    const char *username, *password;          /* pipedrive: HTTP Basic */
-    const char *organization_id;              /* salesforce */
-    const char *const *path_tokens;           /* salesforce */
+    bool hubspot_v1;                 /* also accept HubSpot's v1 signature */
+    const char *username, *password; /* pipedrive: HTTP Basic */
+    const char *organization_id;     /* salesforce */
+    const char *const *path_tokens;  /* salesforce */
     size_t n_path_tokens;
 };
 

@@ -119,11 +119,13 @@ static int add_fields(const struct bt_motion *m, const json_t *data, struct bt_c
     }
     /* data.fields first, so that a field given both ways takes the value
      * named at the top of data. */
-    json_object_foreach ((json_t *)extra, key, v) {
+    json_object_foreach((json_t *)extra, key, v)
+    {
         if (add_field(m, "data.fields", key, v, c, why, why_len) != 0)
             return BT_EINVAL;
     }
-    json_object_foreach ((json_t *)data, key, v) {
+    json_object_foreach((json_t *)data, key, v)
+    {
         if (!strcmp(key, "deal_id") || !strcmp(key, "fields"))
             continue;
         if (add_field(m, "data", key, v, c, why, why_len) != 0)

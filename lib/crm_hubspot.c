@@ -80,7 +80,6 @@ out:
     return ret;
 }
 
-
 /* A required non-negative integer member of event I. */
 static int get_id(const json_t *ev, size_t i, const char *key, int64_t *out, char *why,
                   size_t why_len)
@@ -316,7 +315,6 @@ out:
     return ret;
 }
 
-
 static int parse(const struct bt_motion *m, const struct bt_request *req, struct bt_changes *out,
                  char *why, size_t why_len)
 {
@@ -338,7 +336,8 @@ static int parse(const struct bt_motion *m, const struct bt_request *req, struct
                 MAX_EVENTS);
         goto out;
     }
-    json_array_foreach (root, i, ev) {
+    json_array_foreach(root, i, ev)
+    {
         if (parse_event(m, ev, i, &tmp, why, why_len) != 0)
             goto out;
     }

@@ -198,7 +198,8 @@ static int list_text(json_t *list, int depth, char **out)
     int ret = -1;
 
     bt_buf_init(&b, TEXT_MAX);
-    json_array_foreach (list, i, item) {
+    json_array_foreach(list, i, item)
+    {
         char *t = NULL;
         int bad;
 
@@ -285,12 +286,8 @@ static char *id_text(const json_t *v)
  * does not say: a deal field with no mapping is read from Pipedrive's own
  * property for it. */
 static const struct bt_crm_default defaults[] = {
-    {"stage", "stage_id"},
-    {"owner", "owner_id"},
-    {"name", "title"},
-    {"amount", "value"},
-    {"currency", "currency"},
-    {"pipeline", "pipeline_id"},
+    {"stage", "stage_id"}, {"owner", "owner_id"},    {"name", "title"},
+    {"amount", "value"},   {"currency", "currency"}, {"pipeline", "pipeline_id"},
 };
 
 enum { N_DEFAULTS = sizeof(defaults) / sizeof(defaults[0]) };
@@ -301,12 +298,10 @@ static const char *v2_name(const char *v1_key)
     return !strcmp(v1_key, "user_id") ? "owner_id" : NULL;
 }
 
-
 static bool mapped(const struct bt_motion *m, const char *field)
 {
     return m && bt_motion_field_by_name(m, SRC, field) != NULL;
 }
-
 
 static bool listed(const struct bt_field_map *fm, const char *value)
 {
@@ -386,7 +381,8 @@ static int read_fields(const struct bt_motion *m, json_t *obj, const char *path,
     const char *key;
     json_t *val;
 
-    json_object_foreach (obj, key, val) {
+    json_object_foreach(obj, key, val)
+    {
         const char *prop = key, *alias = v1 ? v2_name(key) : NULL;
         char *text = NULL;
 
@@ -648,7 +644,6 @@ out:
     bt_free(id);
     return ret;
 }
-
 
 static int parse(const struct bt_motion *m, const struct bt_request *req, struct bt_changes *out,
                  char *why, size_t why_len)

@@ -338,21 +338,16 @@ out:
 /* Where Baton's standard fields live on an Opportunity when the motion does
  * not say. */
 static const struct bt_crm_default defaults[] = {
-    {"stage", "StageName"},
-    {"owner", "OwnerId"},
-    {"name", "Name"},
-    {"amount", "Amount"},
+    {"stage", "StageName"},          {"owner", "OwnerId"}, {"name", "Name"}, {"amount", "Amount"},
     {"currency", "CurrencyIsoCode"},
 };
 
 enum { N_DEFAULTS = sizeof(defaults) / sizeof(defaults[0]) };
 
-
 static bool mapped(const struct bt_motion *m, const char *field)
 {
     return m && bt_motion_field_by_name(m, SRC, field) != NULL;
 }
-
 
 /* Stores TEXT under every Baton field that PROP feeds. Salesforce API names
  * are case-insensitive, so the motion's may differ in case from the
@@ -447,7 +442,6 @@ static int read_notification(const struct bt_motion *m, const xmlNode *note, siz
 out:
     return ret;
 }
-
 
 /* Each notification is the record's latest state (an UPDATE of every field
  * the message was set up to send; xsi:nil is a cleared field). Its time is

@@ -1,9 +1,8 @@
 #include "err.h"
 
-static const char *const messages[] = {
-    "success",
+static const char *const messages[] = {"success",
 #define BT_ERR_MSG(name, msg) msg,
-    BT_ERRORS(BT_ERR_MSG)
+                                       BT_ERRORS(BT_ERR_MSG)
 #undef BT_ERR_MSG
 };
 

@@ -34,7 +34,7 @@ struct bt_http_req {
     size_t discarded; /* bytes of a too-large body read and dropped */
     struct MHD_Response *resp;
     unsigned status;
-    uint64_t deadline; /* loop ms; 0 when not waiting */
+    uint64_t deadline;               /* loop ms; 0 when not waiting */
     struct bt_http_req *next, *prev; /* the list of requests waiting for an answer */
     void *data;
 };
@@ -124,8 +124,8 @@ static enum MHD_Result queue(struct bt_http_req *r)
     return ok;
 }
 
-static struct MHD_Response *make_response(const char *content_type, const char *body,
-                                          size_t len, const char *const *headers)
+static struct MHD_Response *make_response(const char *content_type, const char *body, size_t len,
+                                          const char *const *headers)
 {
     struct MHD_Response *resp =
         MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
@@ -252,8 +252,8 @@ static void too_big(struct bt_http_req *r)
 }
 
 static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const char *url,
-                                 const char *method, const char *version,
-                                 const char *upload_data, size_t *upload_size, void **con_cls)
+                                 const char *method, const char *version, const char *upload_data,
+                                 size_t *upload_size, void **con_cls)
 {
     struct bt_http *h = cls;
     struct bt_http_req *r = *con_cls;
@@ -452,8 +452,8 @@ int bt_http_new(uv_loop_t *loop, const struct bt_http_opts *opts, bt_http_handle
     if (rc)
         goto fail;
     h->mhd = MHD_start_daemon(
-        MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, NULL, NULL, access_cb,
-        h, MHD_OPTION_LISTEN_SOCKET, h->listen_fd, MHD_OPTION_CONNECTION_TIMEOUT,
+        MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, NULL, NULL, access_cb, h,
+        MHD_OPTION_LISTEN_SOCKET, h->listen_fd, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned int)opts->connection_timeout_s, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned int)opts->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
         (unsigned int)opts->max_connections_per_ip, MHD_OPTION_CONNECTION_MEMORY_LIMIT,

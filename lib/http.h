@@ -29,10 +29,10 @@ struct bt_http_opts {
     unsigned connection_timeout_s; /* idle keep-alive connections are closed after it */
     unsigned max_connections;
     unsigned max_connections_per_ip;
-    size_t memory_limit;     /* per connection, for headers */
-    size_t body_limit;       /* larger bodies get 413 */
-    unsigned deadline_ms;    /* a suspended request gets 503 after this */
-    unsigned retry_after_s;  /* the Retry-After of that 503 */
+    size_t memory_limit;    /* per connection, for headers */
+    size_t body_limit;      /* larger bodies get 413 */
+    unsigned deadline_ms;   /* a suspended request gets 503 after this */
+    unsigned retry_after_s; /* the Retry-After of that 503 */
 };
 
 typedef void (*bt_http_handler)(struct bt_http_req *req, void *ud);

@@ -282,8 +282,7 @@ static void enqueue(struct bt_ingest *in, struct pending *p)
     uv_idle_start(&in->flush, on_flush);
 }
 
-void bt_ingest_submit(struct bt_ingest *in, struct bt_changes *changes, bt_ingest_cb cb,
-                      void *ud)
+void bt_ingest_submit(struct bt_ingest *in, struct bt_changes *changes, bt_ingest_cb cb, void *ud)
 {
     struct pending *p = bt_calloc(1, sizeof(*p));
 
@@ -356,8 +355,7 @@ static void replay_feed(struct bt_ingest *in)
 
                 *c = tmp;
             } else {
-                bt_error("ingest: journal line %zu, change %zu is unreadable; skipped", i + 1,
-                         k);
+                bt_error("ingest: journal line %zu, change %zu is unreadable; skipped", i + 1, k);
             }
         }
         if (!arr)

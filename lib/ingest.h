@@ -25,8 +25,8 @@
 struct bt_ingest;
 
 struct bt_ingest_opts {
-    size_t batch_max;                /* events per transaction */
-    void (*on_marked)(void *ud);     /* some deal was marked to match */
+    size_t batch_max;            /* events per transaction */
+    void (*on_marked)(void *ud); /* some deal was marked to match */
     void *ud;
 };
 
@@ -43,8 +43,7 @@ void bt_ingest_close(struct bt_ingest *in, void (*done)(void *ud), void *ud);
 
 typedef void (*bt_ingest_cb)(int err, void *ud);
 /* Takes the changes (CHANGES is left empty). */
-void bt_ingest_submit(struct bt_ingest *in, struct bt_changes *changes, bt_ingest_cb cb,
-                      void *ud);
+void bt_ingest_submit(struct bt_ingest *in, struct bt_changes *changes, bt_ingest_cb cb, void *ud);
 /* The database is reachable again: replay the journal. */
 void bt_ingest_db_up(struct bt_ingest *in);
 /* Nothing queued, in flight or being replayed. */

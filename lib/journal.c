@@ -70,8 +70,7 @@ int bt_journal_open(uv_loop_t *loop, const char *path, size_t max_bytes, struct 
     /* One journal, one process: another batond appending to the file this
      * one moves aside and deletes after a replay would lose its events. */
     if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-        bt_error("journal: %s is in use by another batond: give each its own journal.path",
-                 path);
+        bt_error("journal: %s is in use by another batond: give each its own journal.path", path);
         close(fd);
         return BT_EEXIST;
     }

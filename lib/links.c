@@ -156,9 +156,9 @@ static void record(struct bt_links *l, const char *delivery_id, int64_t at, cons
 {
     struct hit *h;
     const char *why;
-    enum bt_hit_kind kind = bt_track_classify(method, agent, at, sent_ms,
-                                              l->opts.prefetch_window_ms,
-                                              (const char *const *)l->extra, &why);
+    enum bt_hit_kind kind =
+        bt_track_classify(method, agent, at, sent_ms, l->opts.prefetch_window_ms,
+                          (const char *const *)l->extra, &why);
 
     l->stats.hits++;
     if (kind == BT_HIT_PERSON)
@@ -212,8 +212,7 @@ static void looked_up(int err, PGresult *const *res, size_t n, const char *msg, 
 
     l->lookups--;
     if (err || n != 1) {
-        static const char *const retry[] = {"Retry-After", "5", "Cache-Control", "no-store",
-                                            NULL};
+        static const char *const retry[] = {"Retry-After", "5", "Cache-Control", "no-store", NULL};
         static const char body[] = "Temporarily unavailable: try the link again shortly.\n";
 
         bt_warn("links: look-up failed: %s", msg ? msg : "no result");
@@ -223,7 +222,7 @@ static void looked_up(int err, PGresult *const *res, size_t n, const char *msg, 
         not_found(q->req);
     } else {
         const char *url = PQgetvalue(res[0], 0, 1);
-        const char *h[] = {"Location", url, "Cache-Control", "no-store", "Referrer-Policy",
+        const char *h[] = {"Location",    url, "Cache-Control", "no-store", "Referrer-Policy",
                            "no-referrer", NULL};
 
         bt_http_respond(q->req, 302, "text/plain; charset=utf-8", "", 0, h);

@@ -31,7 +31,7 @@ int bt_log_level_parse(const char *s)
 }
 
 __attribute__((format(printf, 2, 0))) static void vlog(enum bt_log_level level, const char *fmt,
-                                                   va_list ap)
+                                                       va_list ap)
 {
     char line[4096];
     size_t n = 0;

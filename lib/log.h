@@ -15,8 +15,8 @@ void bt_log_set_timestamps(int on);
 void bt_log(enum bt_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #define bt_debug(...) bt_log(BT_LOG_DEBUG, __VA_ARGS__)
-#define bt_info(...) bt_log(BT_LOG_INFO, __VA_ARGS__)
-#define bt_warn(...) bt_log(BT_LOG_WARN, __VA_ARGS__)
+#define bt_info(...)  bt_log(BT_LOG_INFO, __VA_ARGS__)
+#define bt_warn(...)  bt_log(BT_LOG_WARN, __VA_ARGS__)
 #define bt_error(...) bt_log(BT_LOG_ERROR, __VA_ARGS__)
 
 /* For start-up and impossible states only: logs and exits(1). */

@@ -45,8 +45,8 @@ struct bt_lookup {
     void *closed_ud;
 };
 
-static const char *const standard_fields[] = {"owner", "stage", "competitor", "name", "amount",
-                                              NULL};
+static const char *const standard_fields[] = {"owner", "stage",  "competitor",
+                                              "name",  "amount", NULL};
 
 static const char *hubspot_prop(const struct bt_motion *m, const char *field)
 {
@@ -279,8 +279,8 @@ static void fetched(const struct bt_fetch_result *res, void *ud)
 }
 
 bool bt_lookup_start(struct bt_lookup *lk, const struct bt_motion *m, enum bt_source source,
-                     const char *deal_id, const char *owner, int failures,
-                     void (*done)(void *ud), void *ud)
+                     const char *deal_id, const char *owner, int failures, void (*done)(void *ud),
+                     void *ud)
 {
     const struct bt_config_hubspot *hs = &lk->cfg->sources.hubspot;
     struct bt_fetch_request rq;
@@ -292,8 +292,8 @@ bool bt_lookup_start(struct bt_lookup *lk, const struct bt_motion *m, enum bt_so
         return false;
     for (const char *c = deal_id; *c; c++) {
         /* HubSpot ids are numbers; anything else is not put in a URL. */
-        if (!((*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'z') ||
-              (*c >= 'A' && *c <= 'Z') || *c == '-' || *c == '_'))
+        if (!((*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+              *c == '-' || *c == '_'))
             return false;
     }
     for (job = lk->jobs; job; job = job->next)

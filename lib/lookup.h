@@ -47,8 +47,8 @@ int bt_lookup_new(uv_loop_t *loop, const struct bt_config *cfg, struct bt_pg *pg
  * when no look-up is possible (no API token configured): match on what is
  * known. */
 bool bt_lookup_start(struct bt_lookup *lk, const struct bt_motion *m, enum bt_source source,
-                     const char *deal_id, const char *owner, int failures,
-                     void (*done)(void *ud), void *ud);
+                     const char *deal_id, const char *owner, int failures, void (*done)(void *ud),
+                     void *ud);
 bool bt_lookup_idle(const struct bt_lookup *lk);
 void bt_lookup_close(struct bt_lookup *lk, void (*done)(void *ud), void *ud);
 

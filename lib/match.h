@@ -51,9 +51,8 @@ struct bt_match_result {
 /* Matches DEAL (Baton field names; `competitor` may be any alias) given the
  * asset ids ALREADY chosen for it. RES must be freed with
  * bt_match_result_free even on error. */
-int bt_match(const struct bt_matcher *mt, const struct bt_fields *deal,
-             const char *const *already, size_t n_already,
-             struct bt_match_result *res) BT_MUST_CHECK;
+int bt_match(const struct bt_matcher *mt, const struct bt_fields *deal, const char *const *already,
+             size_t n_already, struct bt_match_result *res) BT_MUST_CHECK;
 void bt_match_result_free(struct bt_match_result *res);
 
 /* Whether play P's conditions hold for DEAL (1) or not (0). WHY_FIELD may

@@ -27,7 +27,7 @@ void bt_free(void *p);
  * whose pieces live and die together (a motion, a config). */
 struct bt_arena;
 struct bt_arena *bt_arena_new(void);
-void bt_arena_free(struct bt_arena *a); /* NULL-safe; frees everything */
+void bt_arena_free(struct bt_arena *a);             /* NULL-safe; frees everything */
 void *bt_arena_alloc(struct bt_arena *a, size_t n); /* zeroed, max-aligned */
 char *bt_arena_strdup(struct bt_arena *a, const char *s);
 char *bt_arena_strndup(struct bt_arena *a, const char *s, size_t n);

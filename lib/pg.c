@@ -46,7 +46,7 @@ struct bt_pg {
     uv_timer_t timer; /* reconnect backoff, and the batch deadline */
     unsigned backoff_ms;
     struct bt_pg_batch *head, *tail; /* sent, waiting for their Sync */
-    bool broken_pending; /* a send failed: broken() at the next turn */
+    bool broken_pending;             /* a send failed: broken() at the next turn */
     char broken_why[256];
     char **prepared; /* statement names prepared on this connection */
     size_t n_prepared;

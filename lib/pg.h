@@ -29,11 +29,11 @@ struct bt_pg;
 
 struct bt_pg_opts {
     const char *conninfo;
-    const char *name;            /* for log lines: "ingest", "work" */
-    const char *const *listen;   /* channels to LISTEN on; NULL-terminated, may be NULL */
-    unsigned batch_timeout_ms;   /* a batch not answered by then breaks the connection */
-    void (*on_up)(void *ud);     /* connected (again) and listening */
-    void (*on_down)(void *ud);   /* the connection was lost or could not be made */
+    const char *name;          /* for log lines: "ingest", "work" */
+    const char *const *listen; /* channels to LISTEN on; NULL-terminated, may be NULL */
+    unsigned batch_timeout_ms; /* a batch not answered by then breaks the connection */
+    void (*on_up)(void *ud);   /* connected (again) and listening */
+    void (*on_down)(void *ud); /* the connection was lost or could not be made */
     void (*on_notify)(const char *channel, const char *payload, void *ud);
     void *ud;
 };

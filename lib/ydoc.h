@@ -36,7 +36,8 @@ struct bt_ydoc {
 
 /* Reads FILE. On failure returns BT_EIO (unreadable) or BT_EINVAL (syntax)
  * and appends what went wrong, with line and column, to diags. */
-int bt_ydoc_load_file(const char *file, struct bt_ydoc **out, struct bt_diags *diags) BT_MUST_CHECK;
+int bt_ydoc_load_file(const char *file, struct bt_ydoc **out,
+                      struct bt_diags *diags) BT_MUST_CHECK;
 /* Same, from memory; NAME is the file name used in diagnostics. */
 int bt_ydoc_load_mem(const char *name, const char *buf, size_t len, struct bt_ydoc **out,
                      struct bt_diags *diags) BT_MUST_CHECK;
