@@ -268,10 +268,7 @@ static int nesting_ok(const char *buf, size_t len)
     return 1;
 }
 
-static void set_why(char *why, size_t why_len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_why(char *why, size_t why_len, const char *fmt, ...)
+void bt_crm_why(char *why, size_t why_len, const char *fmt, ...)
 {
     va_list ap;
 
@@ -288,7 +285,7 @@ struct json_t *bt_json_parse_strict(const char *buf, size_t len, char *why, size
     json_t *j = NULL;
 
     if (!nesting_ok(buf, len)) {
-        set_why(why, why_len, "nesting deeper than %d levels", JSON_DEPTH_MAX);
+        bt_crm_why(why, why_len, "nesting deeper than %d levels", JSON_DEPTH_MAX);
         goto out;
     }
     j = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &err);
@@ -296,14 +293,14 @@ struct json_t *bt_json_parse_strict(const char *buf, size_t len, char *why, size
         goto out;
     switch (json_error_code(&err)) {
     case json_error_numeric_overflow:
-        set_why(why, why_len, "number out of range");
+        bt_crm_why(why, why_len, "number out of range");
         break;
     case json_error_wrong_type:
-        set_why(why, why_len, "body is not a JSON object or array");
+        bt_crm_why(why, why_len, "body is not a JSON object or array");
         break;
     default:
-        set_why(why, why_len, "invalid JSON: %s (line %d, column %d)", err.text, err.line,
-                err.column);
+        bt_crm_why(why, why_len, "invalid JSON: %s (line %d, column %d)", err.text, err.line,
+                   err.column);
         break;
     }
 out:

@@ -96,6 +96,11 @@ struct json_t;
 struct json_t *bt_change_to_json(const struct bt_change *c);
 int bt_change_from_json(const struct json_t *j, struct bt_change *out) BT_MUST_CHECK;
 
+/* Writes a reason (printf-style) into WHY for an adapter's caller; WHY
+ * may be NULL. Never pass a secret. */
+void bt_crm_why(char *why, size_t why_len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* Parses JSON strictly for adapters: duplicate keys rejected, integers
  * outside int64 rejected, depth bounded. New reference or NULL with a reason. */
 struct json_t *bt_json_parse_strict(const char *buf, size_t len, char *why, size_t why_len);

@@ -32,20 +32,6 @@ enum {
 
 #define SRC BT_SRC_GENERIC
 
-static void set_why(char *why, size_t why_len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_why(char *why, size_t why_len, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (!why || !why_len)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(why, why_len, fmt, ap);
-    va_end(ap);
-}
-
 static const char *header(const struct bt_request *req, const char *name)
 {
     return req->header ? req->header(req->header_ctx, name) : NULL;
@@ -92,15 +78,15 @@ static int add_field(const struct bt_motion *m, const char *where, const char *k
     char buf[48];
 
     if (key[0] == '\0' || strnlen(key, KEY_MAX + 1) > KEY_MAX) {
-        set_why(why, why_len, "%s: a key is empty or longer than %d bytes", where, KEY_MAX);
+        bt_crm_why(why, why_len, "%s: a key is empty or longer than %d bytes", where, KEY_MAX);
         return BT_EINVAL;
     }
     if (bt_json_scalar_text(v, buf, sizeof(buf), &text) != 0) {
-        set_why(why, why_len, "%s.%s is not a string, number, boolean or null", where, key);
+        bt_crm_why(why, why_len, "%s.%s is not a string, number, boolean or null", where, key);
         return BT_EINVAL;
     }
     if (c->fields.n >= FIELDS_MAX) {
-        set_why(why, why_len, "data has more than %d fields", FIELDS_MAX);
+        bt_crm_why(why, why_len, "data has more than %d fields", FIELDS_MAX);
         return BT_EINVAL;
     }
     route(m, key, text, &c->fields);
@@ -114,7 +100,7 @@ static int add_fields(const struct bt_motion *m, const json_t *data, struct bt_c
     const char *key;
 
     if (extra && !json_is_object(extra) && !json_is_null(extra)) {
-        set_why(why, why_len, "data.fields is not an object");
+        bt_crm_why(why, why_len, "data.fields is not an object");
         return BT_EINVAL;
     }
     /* data.fields first, so that a field given both ways takes the value
@@ -139,7 +125,7 @@ static int deal_id(const json_t *data, char **out, char *why, size_t why_len)
     const json_t *v = json_object_get(data, "deal_id");
 
     if (!v) {
-        set_why(why, why_len, "data.deal_id is missing");
+        bt_crm_why(why, why_len, "data.deal_id is missing");
         return BT_EINVAL;
     }
     if (json_is_integer(v)) {
@@ -147,11 +133,11 @@ static int deal_id(const json_t *data, char **out, char *why, size_t why_len)
         return 0;
     }
     if (!json_is_string(v)) {
-        set_why(why, why_len, "data.deal_id is not a string or an integer");
+        bt_crm_why(why, why_len, "data.deal_id is not a string or an integer");
         return BT_EINVAL;
     }
     if (json_string_length(v) == 0 || json_string_length(v) > DEAL_ID_MAX) {
-        set_why(why, why_len, "data.deal_id is empty or longer than %d bytes", DEAL_ID_MAX);
+        bt_crm_why(why, why_len, "data.deal_id is empty or longer than %d bytes", DEAL_ID_MAX);
         return BT_EINVAL;
     }
     *out = bt_strdup(json_string_value(v));
@@ -172,20 +158,20 @@ static int parse(const struct bt_motion *m, const struct bt_request *req, struct
     memset(&c, 0, sizeof(c));
     bt_fields_init(&c.fields);
     if (!id || id[0] == '\0' || strnlen(id, EVENT_ID_MAX + 1) > EVENT_ID_MAX) {
-        set_why(why, why_len, "webhook-id is missing, empty or longer than %d bytes",
-                EVENT_ID_MAX);
+        bt_crm_why(why, why_len, "webhook-id is missing, empty or longer than %d bytes",
+                   EVENT_ID_MAX);
         goto out;
     }
     root = bt_json_parse_strict(req->body, req->body_len, why, why_len);
     if (!root)
         goto out;
     if (!json_is_object(root)) {
-        set_why(why, why_len, "body is not a JSON object");
+        bt_crm_why(why, why_len, "body is not a JSON object");
         goto out;
     }
     type = json_object_get(root, "type");
     if (!json_is_string(type)) {
-        set_why(why, why_len, type ? "type is not a string" : "type is missing");
+        bt_crm_why(why, why_len, type ? "type is not a string" : "type is missing");
         goto out;
     }
     type_s = json_string_value(type);
@@ -194,21 +180,21 @@ static int parse(const struct bt_motion *m, const struct bt_request *req, struct
     } else if (!strcmp(type_s, "deal.deleted")) {
         kind = BT_CHANGE_DELETE;
     } else {
-        set_why(why, why_len, "unknown type \"%.64s\" (deal.changed or deal.deleted)", type_s);
+        bt_crm_why(why, why_len, "unknown type \"%.64s\" (deal.changed or deal.deleted)", type_s);
         goto out;
     }
     ts = json_object_get(root, "timestamp");
     if (!json_is_string(ts)) {
-        set_why(why, why_len, ts ? "timestamp is not a string" : "timestamp is missing");
+        bt_crm_why(why, why_len, ts ? "timestamp is not a string" : "timestamp is missing");
         goto out;
     }
     if (bt_parse_time_ms(json_string_value(ts), &at) != 0) {
-        set_why(why, why_len, "timestamp is not an RFC 3339 time");
+        bt_crm_why(why, why_len, "timestamp is not an RFC 3339 time");
         goto out;
     }
     data = json_object_get(root, "data");
     if (!json_is_object(data)) {
-        set_why(why, why_len, data ? "data is not an object" : "data is missing");
+        bt_crm_why(why, why_len, data ? "data is not an object" : "data is missing");
         goto out;
     }
     c.source = BT_SRC_GENERIC;

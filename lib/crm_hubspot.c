@@ -23,20 +23,6 @@ enum { MAX_EVENTS = 1000, PROP_NAME_MAX = 256 };
 
 #define SRC BT_SRC_HUBSPOT
 
-static void set_why(char *why, size_t why_len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_why(char *why, size_t why_len, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (!why || !why_len)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(why, why_len, fmt, ap);
-    va_end(ap);
-}
-
 static const char *header(const struct bt_request *req, const char *name)
 {
     return req->header ? req->header(req->header_ctx, name) : NULL;
@@ -54,15 +40,15 @@ static int verify(const struct bt_crm_auth *auth, const struct bt_request *req, 
         ret = bt_sig_hubspot_v1_verify(auth->secrets, auth->n_secrets, req->body, req->body_len,
                                        header(req, "X-HubSpot-Signature"), reason, sizeof(reason));
         if (ret != 0)
-            set_why(why, why_len, "X-HubSpot-Signature: %s", reason);
+            bt_crm_why(why, why_len, "X-HubSpot-Signature: %s", reason);
         goto out;
     }
     if (!v3) {
-        set_why(why, why_len, "missing X-HubSpot-Signature-v3");
+        bt_crm_why(why, why_len, "missing X-HubSpot-Signature-v3");
         goto out;
     }
     if (!ts) {
-        set_why(why, why_len, "missing X-HubSpot-Request-Timestamp");
+        bt_crm_why(why, why_len, "missing X-HubSpot-Request-Timestamp");
         goto out;
     }
     ret = bt_sig_hubspot_v3_verify(auth->secrets, auth->n_secrets, req->method, req->public_url,
@@ -71,11 +57,11 @@ static int verify(const struct bt_crm_auth *auth, const struct bt_request *req, 
     if (ret == 0)
         goto out;
     if (!strcmp(reason, "malformed timestamp"))
-        set_why(why, why_len, "malformed X-HubSpot-Request-Timestamp");
+        bt_crm_why(why, why_len, "malformed X-HubSpot-Request-Timestamp");
     else if (!strcmp(reason, "malformed signature"))
-        set_why(why, why_len, "malformed X-HubSpot-Signature-v3");
+        bt_crm_why(why, why_len, "malformed X-HubSpot-Signature-v3");
     else
-        set_why(why, why_len, "%s", reason);
+        bt_crm_why(why, why_len, "%s", reason);
 out:
     return ret;
 }
@@ -87,11 +73,11 @@ static int get_id(const json_t *ev, size_t i, const char *key, int64_t *out, cha
     const json_t *v = json_object_get(ev, key);
 
     if (!v) {
-        set_why(why, why_len, "event %zu: %s is missing", i, key);
+        bt_crm_why(why, why_len, "event %zu: %s is missing", i, key);
         return BT_EINVAL;
     }
     if (!json_is_integer(v) || json_integer_value(v) < 0) {
-        set_why(why, why_len, "event %zu: %s is not a non-negative integer", i, key);
+        bt_crm_why(why, why_len, "event %zu: %s is not a non-negative integer", i, key);
         return BT_EINVAL;
     }
     *out = json_integer_value(v);
@@ -184,20 +170,20 @@ static int add_property(const struct bt_motion *m, const json_t *ev, size_t i, s
     char buf[48];
 
     if (!name) {
-        set_why(why, why_len, "event %zu: propertyName is missing", i);
+        bt_crm_why(why, why_len, "event %zu: propertyName is missing", i);
         return BT_EINVAL;
     }
     if (!json_is_string(name) || json_string_length(name) == 0 ||
         json_string_length(name) > PROP_NAME_MAX) {
-        set_why(why, why_len, "event %zu: propertyName is not a property name", i);
+        bt_crm_why(why, why_len, "event %zu: propertyName is not a property name", i);
         return BT_EINVAL;
     }
     if (!value) {
-        set_why(why, why_len, "event %zu: propertyValue is missing", i);
+        bt_crm_why(why, why_len, "event %zu: propertyValue is missing", i);
         return BT_EINVAL;
     }
     if (bt_json_scalar_text(value, buf, sizeof(buf), &text) != 0) {
-        set_why(why, why_len, "event %zu: propertyValue is not a string", i);
+        bt_crm_why(why, why_len, "event %zu: propertyValue is not a string", i);
         return BT_EINVAL;
     }
     prop = json_string_value(name);
@@ -220,15 +206,15 @@ static int add_merged(const json_t *ev, size_t i, int64_t survivor, struct bt_ch
     size_t k;
 
     if (!list) {
-        set_why(why, why_len, "event %zu: mergedObjectIds is missing", i);
+        bt_crm_why(why, why_len, "event %zu: mergedObjectIds is missing", i);
         return BT_EINVAL;
     }
     if (!json_is_array(list) || json_array_size(list) > MAX_EVENTS) {
-        set_why(why, why_len, "event %zu: mergedObjectIds is not a list of ids", i);
+        bt_crm_why(why, why_len, "event %zu: mergedObjectIds is not a list of ids", i);
         return BT_EINVAL;
     }
     if (primary && (!json_is_integer(primary) || json_integer_value(primary) < 0)) {
-        set_why(why, why_len, "event %zu: primaryObjectId is not a non-negative integer", i);
+        bt_crm_why(why, why_len, "event %zu: primaryObjectId is not a non-negative integer", i);
         return BT_EINVAL;
     }
     c->merged_ids = bt_calloc(json_array_size(list) + 1, sizeof(char *));
@@ -241,7 +227,7 @@ static int add_merged(const json_t *ev, size_t i, int64_t survivor, struct bt_ch
         if (!v)
             continue;
         if (!json_is_integer(v) || json_integer_value(v) < 0) {
-            set_why(why, why_len, "event %zu: mergedObjectIds[%zu] is not an id", i, k);
+            bt_crm_why(why, why_len, "event %zu: mergedObjectIds[%zu] is not an id", i, k);
             return BT_EINVAL;
         }
         id = json_integer_value(v);
@@ -268,18 +254,18 @@ static int parse_event(const struct bt_motion *m, const json_t *ev, size_t i,
     int ret = BT_EINVAL;
 
     if (!json_is_object(ev)) {
-        set_why(why, why_len, "event %zu: not an object", i);
+        bt_crm_why(why, why_len, "event %zu: not an object", i);
         goto out;
     }
     type = json_object_get(ev, "subscriptionType");
     if (!type)
         type = json_object_get(ev, "eventType"); /* the older name */
     if (!type) {
-        set_why(why, why_len, "event %zu: subscriptionType is missing", i);
+        bt_crm_why(why, why_len, "event %zu: subscriptionType is missing", i);
         goto out;
     }
     if (!json_is_string(type)) {
-        set_why(why, why_len, "event %zu: subscriptionType is not a string", i);
+        bt_crm_why(why, why_len, "event %zu: subscriptionType is not a string", i);
         goto out;
     }
     kind = kind_of(json_string_value(type));
@@ -328,12 +314,12 @@ static int parse(const struct bt_motion *m, const struct bt_request *req, struct
     if (!root)
         goto out;
     if (!json_is_array(root)) {
-        set_why(why, why_len, "body is not a JSON array of events");
+        bt_crm_why(why, why_len, "body is not a JSON array of events");
         goto out;
     }
     if (json_array_size(root) > MAX_EVENTS) {
-        set_why(why, why_len, "%zu events in one body (at most %d)", json_array_size(root),
-                MAX_EVENTS);
+        bt_crm_why(why, why_len, "%zu events in one body (at most %d)", json_array_size(root),
+                   MAX_EVENTS);
         goto out;
     }
     json_array_foreach(root, i, ev)

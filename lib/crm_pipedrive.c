@@ -36,20 +36,6 @@ enum {
 
 #define SRC BT_SRC_PIPEDRIVE
 
-static void set_why(char *why, size_t why_len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_why(char *why, size_t why_len, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (!why || !why_len)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(why, why_len, fmt, ap);
-    va_end(ap);
-}
-
 /* ---- authentication ---------------------------------------------------- */
 
 static bool b64_char(unsigned char c)
@@ -106,22 +92,22 @@ static int verify(const struct bt_crm_auth *auth, const struct bt_request *req, 
     int diff, ret = BT_EAUTH;
 
     if (!auth || !auth->username || !auth->password) {
-        set_why(why, why_len, "no Pipedrive credentials configured");
+        bt_crm_why(why, why_len, "no Pipedrive credentials configured");
         goto out;
     }
     if (req->header)
         h = req->header(req->header_ctx, "Authorization");
     if (!h) {
-        set_why(why, why_len, "missing Authorization");
+        bt_crm_why(why, why_len, "missing Authorization");
         goto out;
     }
     hlen = strnlen(h, AUTH_MAX + 1);
     if (hlen > AUTH_MAX) {
-        set_why(why, why_len, "Authorization longer than %d bytes", AUTH_MAX);
+        bt_crm_why(why, why_len, "Authorization longer than %d bytes", AUTH_MAX);
         goto out;
     }
     if (hlen < 6 || strncasecmp(h, "Basic", 5) != 0 || (h[5] != ' ' && h[5] != '\t')) {
-        set_why(why, why_len, "Authorization is not Basic");
+        bt_crm_why(why, why_len, "Authorization is not Basic");
         goto out;
     }
     tok = h + 6;
@@ -134,12 +120,12 @@ static int verify(const struct bt_crm_auth *auth, const struct bt_request *req, 
         tok_len--;
     cred_cap = tok_len / 4 * 3 + 1;
     if (b64_decode(tok, tok_len, &cred, &cred_len) != 0) {
-        set_why(why, why_len, "malformed Basic credentials");
+        bt_crm_why(why, why_len, "malformed Basic credentials");
         goto out;
     }
     colon = memchr(cred, ':', cred_len);
     if (!colon) {
-        set_why(why, why_len, "malformed Basic credentials");
+        bt_crm_why(why, why_len, "malformed Basic credentials");
         goto out;
     }
     user_len = (size_t)(colon - cred);
@@ -151,7 +137,7 @@ static int verify(const struct bt_crm_auth *auth, const struct bt_request *req, 
      * was wrong. */
     diff = CRYPTO_memcmp(got_user, want_user, 32) | CRYPTO_memcmp(got_pass, want_pass, 32);
     if (diff) {
-        set_why(why, why_len, "bad credentials");
+        bt_crm_why(why, why_len, "bad credentials");
         goto out;
     }
     ret = 0;
@@ -394,8 +380,8 @@ static int read_fields(const struct bt_motion *m, json_t *obj, const char *path,
             prop = alias;
         }
         if (json_text(val, 0, &text) != 0) {
-            set_why(why, why_len, "%s.%.64s: a %s that does not read as a value", path, key,
-                    json_is_object(val) ? "typed object" : "list");
+            bt_crm_why(why, why_len, "%s.%.64s: a %s that does not read as a value", path, key,
+                       json_is_object(val) ? "typed object" : "list");
             return BT_EINVAL;
         }
         route(m, prop, text, f);
@@ -487,11 +473,11 @@ static int parse_v2(const struct bt_motion *m, json_t *root, const json_t *meta,
     int ret = BT_EINVAL;
 
     if (!action) {
-        set_why(why, why_len, "meta.action: expected a string");
+        bt_crm_why(why, why_len, "meta.action: expected a string");
         goto out;
     }
     if (!entity) {
-        set_why(why, why_len, "meta.entity: expected a string");
+        bt_crm_why(why, why_len, "meta.entity: expected a string");
         goto out;
     }
     c = bt_changes_add(out);
@@ -515,15 +501,15 @@ static int parse_v2(const struct bt_motion *m, json_t *root, const json_t *meta,
         goto out;
     }
     if (!c->event_id) {
-        set_why(why, why_len, "meta.id: expected the event's id");
+        bt_crm_why(why, why_len, "meta.id: expected the event's id");
         goto out;
     }
     if (!c->deal_id) {
-        set_why(why, why_len, "meta.entity_id: expected the deal's id");
+        bt_crm_why(why, why_len, "meta.entity_id: expected the deal's id");
         goto out;
     }
     if (!timed) {
-        set_why(why, why_len, "meta.timestamp: expected an ISO 8601 time");
+        bt_crm_why(why, why_len, "meta.timestamp: expected an ISO 8601 time");
         goto out;
     }
     if (c->kind == BT_CHANGE_DELETE) {
@@ -531,14 +517,14 @@ static int parse_v2(const struct bt_motion *m, json_t *root, const json_t *meta,
         goto out;
     }
     if (!json_is_object(data)) {
-        set_why(why, why_len, "data: expected the deal as an object");
+        bt_crm_why(why, why_len, "data: expected the deal as an object");
         goto out;
     }
     if (read_fields(m, data, "data", false, &c->fields, why, why_len) != 0)
         goto out;
     custom = json_object_get(data, "custom_fields");
     if (custom && !json_is_null(custom) && !json_is_object(custom)) {
-        set_why(why, why_len, "data.custom_fields: expected an object");
+        bt_crm_why(why, why_len, "data.custom_fields: expected an object");
         goto out;
     }
     if (json_is_object(custom) &&
@@ -559,12 +545,12 @@ static int v1_merged(json_t *root, struct bt_change *c, char *why, size_t why_le
     if (!gone)
         gone = id_text(json_object_get(json_object_get(root, "current"), "merge_what_id"));
     if (!gone) {
-        set_why(why, why_len, "previous.id: expected the id of the deal merged away");
+        bt_crm_why(why, why_len, "previous.id: expected the id of the deal merged away");
         return BT_EINVAL;
     }
     if (!strcmp(gone, c->deal_id)) {
         bt_free(gone);
-        set_why(why, why_len, "previous.id: a deal merged into itself");
+        bt_crm_why(why, why_len, "previous.id: a deal merged into itself");
         return BT_EINVAL;
     }
     c->merged_ids = bt_calloc(1, sizeof(char *));
@@ -584,11 +570,11 @@ static int parse_v1(const struct bt_motion *m, json_t *root, const json_t *meta,
     int ret = BT_EINVAL;
 
     if (!action) {
-        set_why(why, why_len, "meta.action: expected a string");
+        bt_crm_why(why, why_len, "meta.action: expected a string");
         goto out;
     }
     if (!object) {
-        set_why(why, why_len, "meta.object: expected a string");
+        bt_crm_why(why, why_len, "meta.object: expected a string");
         goto out;
     }
     hook = id_text(json_object_get(meta, "webhook_id"));
@@ -612,15 +598,15 @@ static int parse_v1(const struct bt_motion *m, json_t *root, const json_t *meta,
         goto out;
     }
     if (!hook) {
-        set_why(why, why_len, "meta.webhook_id: expected the webhook's id");
+        bt_crm_why(why, why_len, "meta.webhook_id: expected the webhook's id");
         goto out;
     }
     if (!id) {
-        set_why(why, why_len, "meta.id: expected the deal's id");
+        bt_crm_why(why, why_len, "meta.id: expected the deal's id");
         goto out;
     }
     if (us < 0) {
-        set_why(why, why_len, "meta.timestamp_micro: expected the event time");
+        bt_crm_why(why, why_len, "meta.timestamp_micro: expected the event time");
         goto out;
     }
     /* The same event retried carries the same webhook, deal and time. */
@@ -631,7 +617,7 @@ static int parse_v1(const struct bt_motion *m, json_t *root, const json_t *meta,
         goto out;
     }
     if (!json_is_object(current)) {
-        set_why(why, why_len, "current: expected the deal as an object");
+        bt_crm_why(why, why_len, "current: expected the deal as an object");
         goto out;
     }
     if (read_fields(m, current, "current", true, &c->fields, why, why_len) != 0)
@@ -654,19 +640,19 @@ static int parse(const struct bt_motion *m, const struct bt_request *req, struct
 
     bt_changes_init(&tmp);
     if (!req->body || !req->body_len) {
-        set_why(why, why_len, "empty body");
+        bt_crm_why(why, why_len, "empty body");
         goto out;
     }
     root = bt_json_parse_strict(req->body, req->body_len, why, why_len);
     if (!root)
         goto out;
     if (!json_is_object(root)) {
-        set_why(why, why_len, "body is not a JSON object");
+        bt_crm_why(why, why_len, "body is not a JSON object");
         goto out;
     }
     meta = json_object_get(root, "meta");
     if (!json_is_object(meta)) {
-        set_why(why, why_len, "meta: expected an object");
+        bt_crm_why(why, why_len, "meta: expected an object");
         goto out;
     }
     /* v2 names the thing `entity`, v1 names it `object`. */
@@ -675,7 +661,7 @@ static int parse(const struct bt_motion *m, const struct bt_request *req, struct
     else if (json_object_get(meta, "object"))
         ret = parse_v1(m, root, meta, &tmp, why, why_len);
     else
-        set_why(why, why_len, "meta: neither entity (v2) nor object (v1)");
+        bt_crm_why(why, why_len, "meta: neither entity (v2) nor object (v1)");
     if (ret == 0)
         bt_changes_move(out, &tmp);
 out:

@@ -42,20 +42,6 @@ static const char NS_SOAP[] = "http://schemas.xmlsoap.org/soap/envelope/";
 static const char NS_OM[] = "http://soap.sforce.com/2005/09/outbound";
 static const char NS_XSI[] = "http://www.w3.org/2001/XMLSchema-instance";
 
-static void set_why(char *why, size_t why_len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_why(char *why, size_t why_len, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (!why || !why_len)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(why, why_len, fmt, ap);
-    va_end(ap);
-}
-
 /* ---- reading the envelope ---------------------------------------------- */
 
 static bool is_elem(const xmlNode *n, const char *ns, const char *name)
@@ -135,11 +121,11 @@ static xmlDoc *read_xml(const char *body, size_t len, char *why, size_t why_len)
     opts |= XML_PARSE_NO_XXE;
 #endif
     if (!body || !len) {
-        set_why(why, why_len, "empty body");
+        bt_crm_why(why, why_len, "empty body");
         goto out;
     }
     if (len > BODY_MAX) {
-        set_why(why, why_len, "body larger than %d bytes", BODY_MAX);
+        bt_crm_why(why, why_len, "body larger than %d bytes", BODY_MAX);
         goto out;
     }
     /* Idempotent and cheap after the first call; the daemon never calls
@@ -147,7 +133,7 @@ static xmlDoc *read_xml(const char *body, size_t len, char *why, size_t why_len)
     xmlInitParser();
     ctxt = xmlNewParserCtxt();
     if (!ctxt) {
-        set_why(why, why_len, "cannot create an XML parser");
+        bt_crm_why(why, why_len, "cannot create an XML parser");
         goto out;
     }
     ctxt->sax->internalSubset = refuse_dtd;
@@ -162,7 +148,7 @@ static xmlDoc *read_xml(const char *body, size_t len, char *why, size_t why_len)
     doc = xmlCtxtReadMemory(ctxt, body, (int)len, NULL, NULL, opts);
     xmlSetGenericErrorFunc(saved_ctx, saved);
     if (guard.seen || (doc && (doc->intSubset || doc->extSubset))) {
-        set_why(why, why_len, "DOCTYPE not allowed");
+        bt_crm_why(why, why_len, "DOCTYPE not allowed");
         xmlFreeDoc(doc);
         doc = NULL;
         goto out;
@@ -180,9 +166,9 @@ static xmlDoc *read_xml(const char *body, size_t len, char *why, size_t why_len)
             n--;
         msg[n] = '\0';
         if (n)
-            set_why(why, why_len, "malformed XML: %s (line %d)", msg, e->line);
+            bt_crm_why(why, why_len, "malformed XML: %s (line %d)", msg, e->line);
         else
-            set_why(why, why_len, "malformed XML");
+            bt_crm_why(why, why_len, "malformed XML");
     }
 out:
     if (ctxt)
@@ -216,24 +202,24 @@ static int open_message(const struct bt_request *req, struct message *msg, char 
         goto out;
     root = xmlDocGetRootElement(msg->doc);
     if (!is_elem(root, NS_SOAP, "Envelope")) {
-        set_why(why, why_len, "not a SOAP 1.1 Envelope");
+        bt_crm_why(why, why_len, "not a SOAP 1.1 Envelope");
         goto out;
     }
     body = child(root, NS_SOAP, "Body");
     if (!body) {
-        set_why(why, why_len, "Envelope has no Body");
+        bt_crm_why(why, why_len, "Envelope has no Body");
         goto out;
     }
     msg->notifications = child(body, NS_OM, "notifications");
     if (!msg->notifications) {
-        set_why(why, why_len, "Body has no outbound-message notifications");
+        bt_crm_why(why, why_len, "Body has no outbound-message notifications");
         goto out;
     }
     org = child(msg->notifications, NS_OM, "OrganizationId");
     if (org)
         msg->org = text_of(org);
     if (!msg->org || !msg->org[0]) {
-        set_why(why, why_len, "notifications has no OrganizationId");
+        bt_crm_why(why, why_len, "notifications has no OrganizationId");
         goto out;
     }
     ret = 0;
@@ -300,15 +286,15 @@ static int verify(const struct bt_crm_auth *auth, const struct bt_request *req, 
     int ret = BT_EAUTH;
 
     if (!auth || !auth->n_path_tokens) {
-        set_why(why, why_len, "no Salesforce path token configured");
+        bt_crm_why(why, why_len, "no Salesforce path token configured");
         goto out;
     }
     if (!req->path_token) {
-        set_why(why, why_len, "missing path token");
+        bt_crm_why(why, why_len, "missing path token");
         goto out;
     }
     if (!token_ok(auth, req->path_token)) {
-        set_why(why, why_len, "wrong path token");
+        bt_crm_why(why, why_len, "wrong path token");
         goto out;
     }
     if (!auth->organization_id || !auth->organization_id[0]) {
@@ -324,7 +310,7 @@ static int verify(const struct bt_crm_auth *auth, const struct bt_request *req, 
         goto out;
     }
     if (!org_ok(auth->organization_id, msg.org)) {
-        set_why(why, why_len, "wrong OrganizationId");
+        bt_crm_why(why, why_len, "wrong OrganizationId");
         goto out;
     }
     ret = 0;
@@ -402,11 +388,11 @@ static int read_notification(const struct bt_motion *m, const xmlNode *note, siz
     c->kind = BT_CHANGE_UPDATE;
     c->event_id = id ? text_of(id) : NULL;
     if (!c->event_id || !c->event_id[0] || strnlen(c->event_id, ID_MAX + 1) > ID_MAX) {
-        set_why(why, why_len, "Notification[%zu]: expected an Id", i);
+        bt_crm_why(why, why_len, "Notification[%zu]: expected an Id", i);
         goto out;
     }
     if (!sobj) {
-        set_why(why, why_len, "Notification[%zu]: expected an sObject", i);
+        bt_crm_why(why, why_len, "Notification[%zu]: expected an sObject", i);
         goto out;
     }
     if (!is_opportunity(sobj))
@@ -424,7 +410,7 @@ static int read_notification(const struct bt_motion *m, const xmlNode *note, siz
                 c->deal_id = bt_strdup(text);
         } else if (!strcmp(name, "LastModifiedDate") && text &&
                    bt_parse_time_ms(text, &c->occurred_at) != 0) {
-            set_why(why, why_len, "Notification[%zu]: LastModifiedDate: not a time", i);
+            bt_crm_why(why, why_len, "Notification[%zu]: LastModifiedDate: not a time", i);
             bt_free(text);
             goto out;
         }
@@ -435,7 +421,7 @@ static int read_notification(const struct bt_motion *m, const xmlNode *note, siz
     if (!c->deal_id && c->kind == BT_CHANGE_IGNORE)
         c->deal_id = bt_strdup("");
     if (!c->deal_id) {
-        set_why(why, why_len, "Notification[%zu]: sObject has no Id", i);
+        bt_crm_why(why, why_len, "Notification[%zu]: sObject has no Id", i);
         goto out;
     }
     ret = 0;
@@ -463,12 +449,12 @@ static int parse(const struct bt_motion *m, const struct bt_request *req, struct
         if (!is_elem(note, NS_OM, "Notification"))
             continue;
         if (++n > MAX_NOTIFICATIONS) {
-            set_why(why, why_len, "more than %d Notifications", MAX_NOTIFICATIONS);
+            bt_crm_why(why, why_len, "more than %d Notifications", MAX_NOTIFICATIONS);
             goto out;
         }
     }
     if (n == 0) {
-        set_why(why, why_len, "notifications has no Notification");
+        bt_crm_why(why, why_len, "notifications has no Notification");
         goto out;
     }
     n = 0;
