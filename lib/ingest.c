@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/time.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "mem.h"
@@ -192,7 +193,8 @@ static void committed(int err, PGresult *const *res, size_t n, const char *msg, 
             p->next = NULL;
             if (p->solo || single) {
                 in->stats.refused++;
-                pending_done(p, BT_EIO);
+                /* Refused for its own content: trying it again will not help. */
+                pending_done(p, BT_EINVAL);
             } else {
                 p->solo = true;
                 submit_list(in, p);
@@ -297,14 +299,44 @@ void bt_ingest_submit(struct bt_ingest *in, struct bt_changes *changes, bt_inges
 static void replay_take(struct bt_ingest *in);
 static void replay_feed(struct bt_ingest *in);
 
+/* One replayed journal line, in flight. */
+struct replayed {
+    struct bt_ingest *in;
+    size_t line;
+};
+
+/* A journaled record the database refuses for its content would otherwise
+ * hold the replay file (and the journal's room) forever: it is set aside in
+ * PATH.rejected, in the same line format, for a person to look at. */
+static void reject_line(struct bt_ingest *in, const char *line)
+{
+    char *path = bt_asprintf("%s.rejected", bt_journal_path(in->journal));
+    FILE *f = fopen(path, "a");
+
+    if (!f || fprintf(f, "%s\n", line) < 0 || fflush(f) != 0 || fsync(fileno(f)) != 0) {
+        bt_error("ingest: cannot set a refused journal record aside in %s", path);
+        in->replay_failed = true;
+    } else {
+        bt_error("ingest: the database refuses a journaled record; it is set aside in %s",
+                 path);
+    }
+    if (f)
+        fclose(f);
+    bt_free(path);
+}
+
 static void replay_one_done(int err, void *ud)
 {
-    struct bt_ingest *in = ud;
+    struct replayed *r = ud;
+    struct bt_ingest *in = r->in;
 
-    if (err)
+    if (err == BT_EINVAL)
+        reject_line(in, in->replay_lines[r->line]);
+    else if (err)
         in->replay_failed = true;
     else
         in->stats.replayed++;
+    bt_free(r);
     in->replay_outstanding--;
     if (!in->closing)
         replay_feed(in);
@@ -340,12 +372,15 @@ static void replay_feed(struct bt_ingest *in)
         json_error_t jerr;
         json_t *arr = json_loads(in->replay_lines[i], 0, &jerr);
         struct pending *p = bt_calloc(1, sizeof(*p));
+        struct replayed *r = bt_malloc(sizeof(*r));
         size_t k;
         json_t *item;
 
+        r->in = in;
+        r->line = i;
         bt_changes_init(&p->changes);
         p->cb = replay_one_done;
-        p->ud = in;
+        p->ud = r;
         json_array_foreach(arr, k, item)
         {
             struct bt_change tmp;

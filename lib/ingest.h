@@ -11,7 +11,10 @@
  * exactly once, on the loop thread:
  *   0          stored (in the database or the journal): answer 2xx
  *   BT_EFULL   the database is away and the journal is full: answer 503
- *   BT_EIO     neither could take it: answer 503 */
+ *   BT_EIO     neither could take it: answer 503
+ *   BT_EINVAL  the database refuses the events themselves: answer 503 (and
+ *              look at the log); a journaled record refused like this is set
+ *              aside in JOURNAL.rejected so the rest of the replay goes on */
 #ifndef BT_INGEST_H
 #define BT_INGEST_H
 

@@ -174,6 +174,11 @@ int bt_journal_append(struct bt_journal *j, const char *line, size_t len, bt_jou
     return 0;
 }
 
+const char *bt_journal_path(const struct bt_journal *j)
+{
+    return j->path;
+}
+
 size_t bt_journal_bytes(const struct bt_journal *j)
 {
     return j->bytes + j->replay_bytes;

@@ -30,6 +30,8 @@ typedef void (*bt_journal_cb)(int err, void *ud);
  * BT_EIO returned at once (CB never called) when it cannot be written. */
 int bt_journal_append(struct bt_journal *j, const char *line, size_t len, bt_journal_cb cb,
                       void *ud) BT_MUST_CHECK;
+/* The journal's path, as opened. */
+const char *bt_journal_path(const struct bt_journal *j);
 /* Bytes held: the current file plus one being replayed. */
 size_t bt_journal_bytes(const struct bt_journal *j);
 size_t bt_journal_appends_in_flight(const struct bt_journal *j);

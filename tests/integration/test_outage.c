@@ -181,12 +181,61 @@ static void a_daemon_started_without_its_database_journals(void **state)
     bt_free(motion);
 }
 
+static void a_journaled_record_the_database_refuses_is_set_aside(void **state)
+{
+    struct bt_testd d;
+    char *motion = bt_test_source_path("config/motion.example.yaml");
+    PGconn *db = bt_test_db();
+    char *v, *rejected;
+    FILE *f;
+
+    (void)state;
+    /* A journal left by an earlier run: one good record, and one whose time
+     * PostgreSQL cannot represent. */
+    bt_testd_start(&d, motion, NULL);
+    bt_testd_stop(&d);
+    f = fopen(d.journal, "w");
+    fputs("[{\"source\":\"generic\",\"kind\":\"update\",\"event_id\":\"msg_j_good\","
+          "\"deal_id\":\"J-1\",\"occurred_at\":1717000000000,\"fields\":{\"stage\":"
+          "\"qualifiedtobuy\"}}]\n"
+          "[{\"source\":\"generic\",\"kind\":\"update\",\"event_id\":\"msg_j_bad\","
+          "\"deal_id\":\"J-2\",\"occurred_at\":9000000000000000000,\"fields\":{}}]\n",
+          f);
+    fclose(f);
+    bt_testd_restart(&d);
+    v = bt_test_db_wait(db, "1", 10000,
+                        "SELECT count(*) FROM inbox WHERE event_id = 'msg_j_good'");
+    assert_string_equal(v, "1");
+    bt_free(v);
+    for (int i = 0; i < 100 && !bt_testd_log_contains(&d, "journal replayed"); i++)
+        usleep(50 * 1000);
+    assert_true(bt_testd_log_contains(&d, "journal replayed"));
+    rejected = bt_asprintf("%s.rejected", d.journal);
+    {
+        size_t len;
+        char *text = bt_test_read_file(rejected, &len);
+
+        assert_non_null(strstr(text, "msg_j_bad"));
+        assert_null(strstr(text, "msg_j_good"));
+        bt_free(text);
+    }
+    assert_int_equal(bt_test_db_count(db, "SELECT count(*) FROM inbox WHERE event_id = "
+                                          "'msg_j_bad'"),
+                     0);
+    bt_free(rejected);
+    bt_testd_stop(&d);
+    bt_testd_cleanup(&d);
+    PQfinish(db);
+    bt_free(motion);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(acknowledged_events_survive_an_outage),
         cmocka_unit_test(a_full_journal_answers_503_never_4xx),
         cmocka_unit_test(a_daemon_started_without_its_database_journals),
+        cmocka_unit_test(a_journaled_record_the_database_refuses_is_set_aside),
     };
     bt_mem_init();
     if (getenv("BATON_TEST_FILTER"))
