@@ -1,4 +1,5 @@
 #include "testutil.h"
+#include "pushtest.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -309,45 +310,6 @@ static void helpers_label_and_clip(void **state)
 
 /* ---------------------------------------------------------------- over HTTP */
 
-struct answer {
-    int calls;
-    struct bt_push_verdict v;
-    long status;
-};
-
-static void answered(const struct bt_fetch_result *res, void *ud)
-{
-    struct answer *a = ud;
-
-    a->calls++;
-    a->status = res->status;
-    memset(&a->v, 0, sizeof(a->v));
-    bt_push_ops_find(CHANNEL)->classify(res, &a->v);
-}
-
-/* Sends H as the pusher would, on a loop of its own, and classifies the
- * answer with the channel's classifier. */
-static struct answer send_http(const struct bt_push_http *h, const char *url)
-{
-    struct bt_fetch_opts o = {.timeout_ms = 5000};
-    struct bt_fetch_request rq = {"POST", url, (const char *const *)h->headers, h->body,
-                                  h->body_len};
-    struct answer a;
-    struct bt_fetch *f;
-    uv_loop_t loop;
-
-    memset(&a, 0, sizeof(a));
-    assert_int_equal(uv_loop_init(&loop), 0);
-    assert_int_equal(bt_fetch_new(&loop, &o, &f), 0);
-    assert_int_equal(bt_fetch_start(f, &rq, answered, &a, NULL), 0);
-    while (a.calls == 0)
-        uv_run(&loop, UV_RUN_ONCE);
-    bt_fetch_close(f, NULL, NULL);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    assert_int_equal(uv_loop_close(&loop), 0);
-    return a;
-}
-
 static void slack_as_played_by_the_sink_agrees(void **state)
 {
     struct bt_sink *sink = bt_sink_start(BT_SINK_SLACK, "xoxb-unit-1");
@@ -359,14 +321,14 @@ static void slack_as_played_by_the_sink_agrees(void **state)
     struct bt_push_delivery d = delivery();
     struct bt_push_http h;
     struct bt_sink_req *v;
-    struct answer a;
+    struct bt_test_answer a;
     char why[256] = "";
     size_t n;
 
     (void)state;
     memset(&h, 0, sizeof(h));
     assert_int_equal(bt_push_ops_find("slack")->build(cfg, &d, 0, &h, why, sizeof(why)), 0);
-    a = send_http(&h, h.url);
+    a = bt_test_push_send(CHANNEL, &h, h.url);
     assert_int_equal(a.v.outcome, BT_PUSH_SENT);
     assert_string_equal(a.v.external_id, "1700000000.000001");
     bt_push_http_free(&h);
@@ -378,7 +340,7 @@ static void slack_as_played_by_the_sink_agrees(void **state)
                        bt_sink_url(sink));
     wrong = config(yaml);
     assert_int_equal(bt_push_ops_find("slack")->build(wrong, &d, 0, &h, why, sizeof(why)), 0);
-    a = send_http(&h, h.url);
+    a = bt_test_push_send(CHANNEL, &h, h.url);
     assert_int_equal(a.v.outcome, BT_PUSH_FAILED);
     assert_string_equal(a.v.reason, "invalid_auth");
     bt_push_http_free(&h);

@@ -1,4 +1,5 @@
 #include "testutil.h"
+#include "pushtest.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -182,45 +183,6 @@ static void classifies_by_status(void **state)
 
 /* ---------------------------------------------------------------- over HTTP */
 
-struct answer {
-    int calls;
-    struct bt_push_verdict v;
-    long status;
-};
-
-static void answered(const struct bt_fetch_result *res, void *ud)
-{
-    struct answer *a = ud;
-
-    a->calls++;
-    a->status = res->status;
-    memset(&a->v, 0, sizeof(a->v));
-    bt_push_ops_find(CHANNEL)->classify(res, &a->v);
-}
-
-/* Sends H as the pusher would, on a loop of its own, and classifies the
- * answer with the channel's classifier. */
-static struct answer send_http(const struct bt_push_http *h, const char *url)
-{
-    struct bt_fetch_opts o = {.timeout_ms = 5000};
-    struct bt_fetch_request rq = {"POST", url, (const char *const *)h->headers, h->body,
-                                  h->body_len};
-    struct answer a;
-    struct bt_fetch *f;
-    uv_loop_t loop;
-
-    memset(&a, 0, sizeof(a));
-    assert_int_equal(uv_loop_init(&loop), 0);
-    assert_int_equal(bt_fetch_new(&loop, &o, &f), 0);
-    assert_int_equal(bt_fetch_start(f, &rq, answered, &a, NULL), 0);
-    while (a.calls == 0)
-        uv_run(&loop, UV_RUN_ONCE);
-    bt_fetch_close(f, NULL, NULL);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    assert_int_equal(uv_loop_close(&loop), 0);
-    return a;
-}
-
 static void the_sink_verifies_the_signature(void **state)
 {
     struct bt_sink *sink = bt_sink_start(BT_SINK_WEBHOOK, SECRET);
@@ -233,7 +195,7 @@ static void the_sink_verifies_the_signature(void **state)
     struct bt_push_delivery d = delivery();
     struct bt_push_http h;
     struct bt_sink_req *v;
-    struct answer a;
+    struct bt_test_answer a;
     char why[256] = "";
     size_t n;
 
@@ -241,11 +203,11 @@ static void the_sink_verifies_the_signature(void **state)
     memset(&h, 0, sizeof(h));
     assert_int_equal(
         bt_push_ops_find("webhook")->build(cfg, &d, (int64_t)time(NULL), &h, why, sizeof(why)), 0);
-    a = send_http(&h, h.url);
+    a = bt_test_push_send(CHANNEL, &h, h.url);
     assert_int_equal(a.v.outcome, BT_PUSH_SENT);
     /* Tampered with on the way: the receiver refuses it, for good. */
     h.body[h.body_len - 2] ^= 1;
-    a = send_http(&h, h.url);
+    a = bt_test_push_send(CHANNEL, &h, h.url);
     assert_int_equal(a.status, 401);
     assert_int_equal(a.v.outcome, BT_PUSH_FAILED);
     bt_sink_requests(sink, NULL, &v, &n);
