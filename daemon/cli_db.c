@@ -238,6 +238,30 @@ static struct bt_motion *load_motion(const char *cmd, const char *file)
     return m;
 }
 
+/* What load and diff both do first: the options, a valid motion (checked
+ * before connecting, so an invalid file changes nothing even with the
+ * database down), a connection and a schema that is up to date. Returns
+ * CLI_OK with *M and *CONN set, or the exit status (-1: --help printed). */
+static int motion_and_db(int argc, char **argv, unsigned allowed, const char *usage,
+                         struct opts *o, struct bt_motion **m, PGconn **conn)
+{
+    const char *conninfo;
+    int rc = parse_opts(argc, argv, allowed, usage, o);
+
+    if (rc != 0)
+        return rc;
+    conninfo = cli_conninfo(o->db);
+    if (!conninfo)
+        return CLI_USAGE;
+    *m = load_motion(o->cmd, o->file);
+    if (!*m)
+        return CLI_FAIL;
+    *conn = connect_db(o->cmd, conninfo);
+    if (!*conn)
+        return CLI_FAIL;
+    return check_schema(o->cmd, *conn);
+}
+
 int cli_migrate(int argc, char **argv)
 {
     static const char usage[] = "migrate --db CONNINFO [--schema DIR]";
@@ -303,37 +327,17 @@ int cli_load(int argc, char **argv)
     struct bt_load_result res;
     struct bt_motion *m = NULL;
     struct opts o;
-    const char *conninfo, *name;
+    const char *name;
     char *source = NULL;
     char sha[16];
     PGconn *conn = NULL;
     int rc;
 
-    rc = parse_opts(argc, argv, O_FILE | O_BY, usage, &o);
-    if (rc != 0) {
+    rc = motion_and_db(argc, argv, O_FILE | O_BY, usage, &o, &m, &conn);
+    if (rc != CLI_OK) {
         rc = rc < 0 ? CLI_OK : rc;
         goto out;
     }
-    conninfo = cli_conninfo(o.db);
-    if (!conninfo) {
-        rc = CLI_USAGE;
-        goto out;
-    }
-    /* Validate before connecting: an invalid file changes nothing, even
-     * with the database down. */
-    m = load_motion(o.cmd, o.file);
-    if (!m) {
-        rc = CLI_FAIL;
-        goto out;
-    }
-    conn = connect_db(o.cmd, conninfo);
-    if (!conn) {
-        rc = CLI_FAIL;
-        goto out;
-    }
-    rc = check_schema(o.cmd, conn);
-    if (rc != CLI_OK)
-        goto out;
     /* Recorded as an absolute path: a relative one means nothing later. */
     source = realpath(o.file, NULL);
     if (bt_versions_load(conn, m, source ? source : o.file, o.by, &res) < 0) {
@@ -517,7 +521,6 @@ int cli_diff(int argc, char **argv)
     struct bt_mdiff *d = NULL;
     struct bt_diags diags;
     struct opts o;
-    const char *conninfo;
     size_t len = 0;
     const char *src;
     char sha[65], *label = NULL;
@@ -525,29 +528,11 @@ int cli_diff(int argc, char **argv)
     int rc, err;
 
     bt_diags_init(&diags);
-    rc = parse_opts(argc, argv, O_FILE, usage, &o);
-    if (rc != 0) {
+    rc = motion_and_db(argc, argv, O_FILE, usage, &o, &m, &conn);
+    if (rc != CLI_OK) {
         rc = rc < 0 ? CLI_OK : rc;
         goto out;
     }
-    conninfo = cli_conninfo(o.db);
-    if (!conninfo) {
-        rc = CLI_USAGE;
-        goto out;
-    }
-    m = load_motion(o.cmd, o.file);
-    if (!m) {
-        rc = CLI_FAIL;
-        goto out;
-    }
-    conn = connect_db(o.cmd, conninfo);
-    if (!conn) {
-        rc = CLI_FAIL;
-        goto out;
-    }
-    rc = check_schema(o.cmd, conn);
-    if (rc != CLI_OK)
-        goto out;
     err = bt_versions_active(conn, &active);
     if (err == BT_EDB) {
         print_db_error(o.cmd, conn);
