@@ -228,8 +228,6 @@ struct bt_push {
     struct bt_fetch *fetch;
     struct bt_motion *motion;
     struct bt_retry retry;
-    void (*panel_hook)(const struct bt_push_delivery *d, void *ud);
-    void *panel_ud;
 
     uv_timer_t janitor, wake;
     uint64_t wake_due; /* 0: the wake timer is not armed */
@@ -453,8 +451,6 @@ static void recorded(int err, PGresult *const *res, size_t n, const char *msg, v
         switch (j->rec) {
         case REC_SENT:
             p->stats.sent++;
-            if (!j->ops->build && p->panel_hook)
-                p->panel_hook(&j->d, p->panel_ud);
             break;
         case REC_RETRY:
             if (PQntuples(res[0]) == 1 && !strcmp(PQgetvalue(res[0], 0, 0), "dead")) {
@@ -873,13 +869,6 @@ void bt_push_set_motion(struct bt_push *p, struct bt_motion *m)
     p->motion = m ? bt_motion_ref(m) : NULL;
     bt_motion_unref(old);
     cycle(p);
-}
-
-void bt_push_set_panel_hook(struct bt_push *p,
-                            void (*fn)(const struct bt_push_delivery *d, void *ud), void *ud)
-{
-    p->panel_hook = fn;
-    p->panel_ud = ud;
 }
 
 void bt_push_kick(struct bt_push *p)

@@ -145,10 +145,6 @@ int bt_push_new(uv_loop_t *loop, const struct bt_config *cfg, const char *public
 /* Takes a reference to M (the active motion: stage outcomes and labels,
  * competitor names); drops the one it held. */
 void bt_push_set_motion(struct bt_push *p, struct bt_motion *m);
-/* FN(d, ud) runs once a panel delivery is recorded as sent, for the app to
- * show it on the rep's open panel. D is valid during the call. */
-void bt_push_set_panel_hook(struct bt_push *p,
-                            void (*fn)(const struct bt_push_delivery *d, void *ud), void *ud);
 /* Look for due deliveries soon (new ones were stored). */
 void bt_push_kick(struct bt_push *p);
 /* Claims nothing more; what is in flight finishes (for draining). */
