@@ -1,6 +1,8 @@
 #include "pushtest.h"
 
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fetch.h"
 #include "testutil.h"
@@ -41,4 +43,21 @@ struct bt_test_answer bt_test_push_send(const char *channel, const struct bt_pus
     uv_run(&loop, UV_RUN_DEFAULT);
     assert_int_equal(uv_loop_close(&loop), 0);
     return c.a;
+}
+
+struct bt_config *bt_test_push_config(const char *yaml)
+{
+    char path[] = "/tmp/baton-push-config-XXXXXX";
+    int fd = mkstemp(path);
+    struct bt_config *cfg = NULL;
+    struct bt_diags d;
+
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, yaml, strlen(yaml)), (ssize_t)strlen(yaml));
+    close(fd);
+    bt_diags_init(&d);
+    assert_int_equal(bt_config_load(path, &cfg, &d), 0);
+    bt_diags_free(&d);
+    unlink(path);
+    return cfg;
 }

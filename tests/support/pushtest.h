@@ -4,6 +4,7 @@
 #ifndef BT_TEST_PUSHTEST_H
 #define BT_TEST_PUSHTEST_H
 
+#include "config.h"
 #include "push.h"
 
 struct bt_test_answer {
@@ -11,6 +12,9 @@ struct bt_test_answer {
     struct bt_push_verdict v; /* the channel's verdict on the answer */
     long status;              /* the HTTP status (0: no answer) */
 };
+
+/* A config loaded from YAML text (fails the test when it does not load). */
+struct bt_config *bt_test_push_config(const char *yaml);
 
 /* POSTs H to URL and classifies the answer with CHANNEL's classifier. */
 struct bt_test_answer bt_test_push_send(const char *channel, const struct bt_push_http *h,

@@ -15,23 +15,6 @@
 
 #define CHANNEL "slack"
 
-static struct bt_config *config(const char *yaml)
-{
-    char path[] = "/tmp/baton-push-slack-XXXXXX";
-    int fd = mkstemp(path);
-    struct bt_config *cfg = NULL;
-    struct bt_diags d;
-
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, yaml, strlen(yaml)), (ssize_t)strlen(yaml));
-    close(fd);
-    bt_diags_init(&d);
-    assert_int_equal(bt_config_load(path, &cfg, &d), 0);
-    bt_diags_free(&d);
-    unlink(path);
-    return cfg;
-}
-
 static const char CONFIG[] = "database: \"dbname=baton\"\n"
                              "channels:\n"
                              "  slack: {api_base: \"http://127.0.0.1:9\", token: xoxb-unit-1}\n";
@@ -73,7 +56,7 @@ static bool has_header(const struct bt_push_http *h, const char *line)
 
 static void builds_chat_post_message(void **state)
 {
-    struct bt_config *cfg = config(CONFIG);
+    struct bt_config *cfg = bt_test_push_config(CONFIG);
     const struct bt_push_ops *ops = bt_push_ops_find("slack");
     struct bt_push_delivery d = delivery();
     struct bt_push_http h;
@@ -129,7 +112,7 @@ static void builds_chat_post_message(void **state)
 
 static void builds_without_optional_parts(void **state)
 {
-    struct bt_config *cfg = config(CONFIG);
+    struct bt_config *cfg = bt_test_push_config(CONFIG);
     const struct bt_push_ops *ops = bt_push_ops_find("slack");
     struct bt_push_delivery d = delivery();
     struct bt_push_http h;
@@ -164,7 +147,7 @@ static void builds_without_optional_parts(void **state)
 
 static void refuses_when_slack_is_not_configured(void **state)
 {
-    struct bt_config *cfg = config("database: \"dbname=baton\"\n");
+    struct bt_config *cfg = bt_test_push_config("database: \"dbname=baton\"\n");
     struct bt_push_delivery d = delivery();
     struct bt_push_http h;
     char why[256] = "";
@@ -317,7 +300,7 @@ static void slack_as_played_by_the_sink_agrees(void **state)
                              "channels:\n"
                              "  slack: {api_base: \"%s\", token: xoxb-unit-1}\n",
                              bt_sink_url(sink));
-    struct bt_config *cfg = config(yaml), *wrong;
+    struct bt_config *cfg = bt_test_push_config(yaml), *wrong;
     struct bt_push_delivery d = delivery();
     struct bt_push_http h;
     struct bt_sink_req *v;
@@ -338,7 +321,7 @@ static void slack_as_played_by_the_sink_agrees(void **state)
                        "channels:\n"
                        "  slack: {api_base: \"%s\", token: xoxb-wrong}\n",
                        bt_sink_url(sink));
-    wrong = config(yaml);
+    wrong = bt_test_push_config(yaml);
     assert_int_equal(bt_push_ops_find("slack")->build(wrong, &d, 0, &h, why, sizeof(why)), 0);
     a = bt_test_push_send(CHANNEL, &h, h.url);
     assert_int_equal(a.v.outcome, BT_PUSH_FAILED);

@@ -15,23 +15,6 @@
 
 #define CHANNEL "teams"
 
-static struct bt_config *config(const char *yaml)
-{
-    char path[] = "/tmp/baton-push-teams-XXXXXX";
-    int fd = mkstemp(path);
-    struct bt_config *cfg = NULL;
-    struct bt_diags d;
-
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, yaml, strlen(yaml)), (ssize_t)strlen(yaml));
-    close(fd);
-    bt_diags_init(&d);
-    assert_int_equal(bt_config_load(path, &cfg, &d), 0);
-    bt_diags_free(&d);
-    unlink(path);
-    return cfg;
-}
-
 static const char CONFIG[] = "database: \"dbname=baton\"\n"
                              "channels:\n"
                              "  teams: {targets: {emea-deals: {url: "
@@ -98,7 +81,7 @@ static void keys_match(json_t *want, json_t *got, const char *path)
 
 static void builds_the_workflows_message(void **state)
 {
-    struct bt_config *cfg = config(CONFIG);
+    struct bt_config *cfg = bt_test_push_config(CONFIG);
     const struct bt_push_ops *ops = bt_push_ops_find("teams");
     struct bt_push_delivery d = delivery();
     struct bt_push_http h;
@@ -134,7 +117,7 @@ static void builds_the_workflows_message(void **state)
 
 static void an_unknown_target_fails_with_its_name(void **state)
 {
-    struct bt_config *cfg = config(CONFIG);
+    struct bt_config *cfg = bt_test_push_config(CONFIG);
     struct bt_push_delivery d = delivery();
     struct bt_push_http h;
     char why[256] = "";
@@ -149,7 +132,7 @@ static void an_unknown_target_fails_with_its_name(void **state)
     bt_push_http_free(&h);
     bt_config_unref(cfg);
     /* Teams not configured at all: the same. */
-    cfg = config("database: \"dbname=baton\"\n");
+    cfg = bt_test_push_config("database: \"dbname=baton\"\n");
     d.to = "emea-deals";
     assert_int_equal(bt_push_ops_find("teams")->build(cfg, &d, 0, &h, why, sizeof(why)),
                      BT_ENOENT);
@@ -199,7 +182,7 @@ static void the_sink_accepts_the_card(void **state)
                              "channels:\n"
                              "  teams: {targets: {emea-deals: {url: \"%s/wf?sig=abc\"}}}\n",
                              bt_sink_url(sink));
-    struct bt_config *cfg = config(yaml);
+    struct bt_config *cfg = bt_test_push_config(yaml);
     struct bt_push_delivery d = delivery();
     struct bt_push_http h;
     struct bt_test_answer a;

@@ -19,23 +19,6 @@
 
 #define SECRET "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
-static struct bt_config *config(const char *yaml)
-{
-    char path[] = "/tmp/baton-push-webhook-XXXXXX";
-    int fd = mkstemp(path);
-    struct bt_config *cfg = NULL;
-    struct bt_diags d;
-
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, yaml, strlen(yaml)), (ssize_t)strlen(yaml));
-    close(fd);
-    bt_diags_init(&d);
-    assert_int_equal(bt_config_load(path, &cfg, &d), 0);
-    bt_diags_free(&d);
-    unlink(path);
-    return cfg;
-}
-
 static const char CONFIG[] = "database: \"dbname=baton\"\n"
                              "channels:\n"
                              "  webhook: {secret: " SECRET
@@ -79,7 +62,7 @@ static const char *header(const struct bt_push_http *h, const char *name)
 
 static void builds_a_signed_delivery(void **state)
 {
-    struct bt_config *cfg = config(CONFIG);
+    struct bt_config *cfg = bt_test_push_config(CONFIG);
     struct bt_push_delivery d = delivery();
     struct bt_push_http h;
     const char *secrets[] = {SECRET};
@@ -140,7 +123,7 @@ static void builds_a_signed_delivery(void **state)
 
 static void unknown_targets_and_missing_secrets_fail(void **state)
 {
-    struct bt_config *cfg = config(CONFIG);
+    struct bt_config *cfg = bt_test_push_config(CONFIG);
     struct bt_push_delivery d = delivery();
     struct bt_push_http h;
     char why[256] = "";
@@ -152,7 +135,7 @@ static void unknown_targets_and_missing_secrets_fail(void **state)
                      BT_ENOENT);
     assert_string_equal(why, "unknown webhook target nope");
     bt_config_unref(cfg);
-    cfg = config("database: \"dbname=baton\"\n");
+    cfg = bt_test_push_config("database: \"dbname=baton\"\n");
     d.to = "crm-sidebar";
     assert_int_equal(bt_push_ops_find("webhook")->build(cfg, &d, 0, &h, why, sizeof(why)),
                      BT_ENOENT);
@@ -191,7 +174,7 @@ static void the_sink_verifies_the_signature(void **state)
                              "  webhook: {secret: " SECRET ", targets: {crm-sidebar: {url: "
                              "\"%s/in\"}}}\n",
                              bt_sink_url(sink));
-    struct bt_config *cfg = config(yaml);
+    struct bt_config *cfg = bt_test_push_config(yaml);
     struct bt_push_delivery d = delivery();
     struct bt_push_http h;
     struct bt_sink_req *v;
