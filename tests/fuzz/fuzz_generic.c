@@ -14,6 +14,7 @@
 #include "mem.h"
 #include "motion.h"
 #include "sig.h"
+#include "fuzzutil.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -44,19 +45,7 @@ static const char motion_yaml[] =
 
 static const struct bt_motion *motion(void)
 {
-    static struct bt_motion *m;
-    static int tried;
-    struct bt_diags d;
-
-    if (!tried) {
-        tried = 1;
-        bt_mem_init();
-        bt_diags_init(&d);
-        if (bt_motion_parse("fuzz.yaml", motion_yaml, sizeof(motion_yaml) - 1, &m, &d) != 0)
-            m = NULL; /* the adapter must work without mappings too */
-        bt_diags_free(&d);
-    }
-    return m;
+    return fuzz_motion(motion_yaml, sizeof(motion_yaml) - 1);
 }
 
 struct hdrs {
@@ -76,22 +65,6 @@ static const char *get_header(void *ctx, const char *name)
     return NULL;
 }
 
-static void round_trip(const struct bt_change *c)
-{
-    json_t *j = bt_change_to_json(c);
-    struct bt_change back;
-    struct bt_changes one;
-
-    if (bt_change_from_json(j, &back) != 0 || strcmp(back.event_id, c->event_id) != 0 ||
-        strcmp(back.deal_id, c->deal_id) != 0 || back.fields.n != c->fields.n ||
-        back.occurred_at != c->occurred_at)
-        abort();
-    json_decref(j);
-    bt_changes_init(&one);
-    *bt_changes_add(&one) = back;
-    bt_changes_free(&one);
-}
-
 static void parse(const struct bt_motion *m, const struct bt_request *req)
 {
     struct bt_changes out;
@@ -101,7 +74,7 @@ static void parse(const struct bt_motion *m, const struct bt_request *req)
     if (bt_crm_find(BT_SRC_GENERIC)->parse(m, req, &out, why, sizeof(why)) == 0) {
         if (out.n != 1)
             abort();
-        round_trip(&out.v[0]);
+        fuzz_round_trip(&out.v[0]);
     } else if (out.n != 0 || why[0] == '\0') {
         abort();
     }
